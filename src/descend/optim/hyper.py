@@ -1,0 +1,159 @@
+"""Hyper-parameters: how an update sees them, and how they are validated.
+
+A hyper-parameter value is one of
+- a Python number (used as is, exactly as torch.optim uses it, so parity is exact);
+- a 0-d tensor (one value for every run);
+- a 1-D tensor of length K: run-wise values for parameters stacked along a leading run
+  axis of size K, so that K runs with K different settings advance in one update;
+- for `lr` only, also a schedule: a callable step -> lr (step 0 is the first update),
+  which may itself return any of the above.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from numbers import Real
+from typing import Any
+
+from torch import Tensor
+
+from descend.errors import HyperparameterError
+
+
+class Hyper:
+    """The hyper-parameters as one update of one parameter tensor sees them.
+
+    `h.lr` is the schedule's value at this update; a run-wise tensor of length K comes
+    back shaped (K, 1, ..., 1) so that it broadcasts over a parameter of shape (K, ...).
+    Values are fitted lazily, on first access, and then cached on the instance.
+    """
+
+    def __init__(self, values: Mapping[str, Any], param: Tensor, step: int):
+        self._values = values
+        self._param = param
+        self._step = step  # the index of this update: 0 for the first one
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        if name == "lr" and callable(value):
+            value = value(self._step)
+        fitted = fit_to_param(value, self._param, name)
+        setattr(self, name, fitted)
+        return fitted
+
+
+def fit_to_param(value: Any, param: Tensor, name: str) -> Any:
+    """Shape a hyper-parameter value so that it broadcasts run-wise over `param`."""
+    if isinstance(value, tuple):
+        return tuple(fit_to_param(v, param, f"{name}[{i}]") for i, v in enumerate(value))
+    if not isinstance(value, Tensor):
+        return value
+    value = value.to(device=param.device, dtype=param.dtype)
+    if value.ndim == 0:
+        return value
+    runs = value.shape[0]
+    if param.ndim == 0 or param.shape[0] != runs:
+        raise HyperparameterError(
+            f"Run-wise hyper-parameter {name!r} has {runs} values, but the parameter it "
+            f"applies to has shape {tuple(param.shape)}: its leading (run) dimension must "
+            f"be {runs}."
+        )
+    return value.view(runs, *([1] * (param.ndim - 1)))
+
+
+def nonzero(value: Any) -> bool:
+    """Whether a term scaled by `value` must be computed.
+
+    A tensor may hold different values for different runs, so its term is always
+    computed (a zero entry then contributes exactly nothing)."""
+    return isinstance(value, Tensor) or value != 0
+
+
+def is_zero(value: Any) -> bool:
+    """Whether every entry of a number or tensor is zero."""
+    if isinstance(value, Tensor):
+        return bool((value == 0).all())
+    return value == 0
+
+
+# --- validation -------------------------------------------------------------------
+
+
+def _values_of(value: Any) -> list[float]:
+    if isinstance(value, Tensor):
+        if value.ndim > 1:
+            raise HyperparameterError("must be a number, or a 0-d or 1-D tensor")
+        return [float(v) for v in value.detach().reshape(-1).cpu()]
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise HyperparameterError(f"must be a number, got {type(value).__name__}")
+    return [float(value)]
+
+
+def check_range(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise a HyperparameterError naming `name` and the allowed interval."""
+    lower = "" if low is None else f"{low:g} {'<' if low_open else '<='} "
+    upper = "" if high is None else f" {'<' if high_open else '<='} {high:g}"
+    allowed = f"{lower}{name}{upper}"
+    try:
+        numbers = _values_of(value)
+    except HyperparameterError as problem:
+        message = f"Invalid {name}: {value!r} {problem}; allowed: {allowed}."
+        raise HyperparameterError(message) from None
+    for x in numbers:
+        too_low = low is not None and (x <= low if low_open else x < low)
+        too_high = high is not None and (x >= high if high_open else x > high)
+        if math.isnan(x) or too_low or too_high:
+            shown = value if isinstance(value, Real) else x
+            raise HyperparameterError(f"Invalid {name}: {shown} (allowed: {allowed}).")
+
+
+def check_lr(lr: Any, name: str = "lr") -> None:
+    """A learning rate: a finite number >= 0, a tensor of them, or a schedule."""
+    if callable(lr) and not isinstance(lr, Tensor):
+        lr = lr(0)  # a schedule: its first value must itself be a valid learning rate
+    try:
+        numbers = _values_of(lr)
+    except HyperparameterError:
+        numbers = [math.nan]
+    if any(not (math.isfinite(x) and x >= 0) for x in numbers):
+        raise HyperparameterError(
+            f"Invalid learning rate {name}={lr!r} (allowed: a finite number >= 0, a 1-D "
+            "tensor of such numbers, or a schedule step -> lr)."
+        )
+
+
+def check_betas(betas: Any, name: str = "betas") -> None:
+    if not (isinstance(betas, tuple | list) and len(betas) == 2):
+        raise HyperparameterError(
+            f"Invalid {name}: {betas!r} (allowed: a pair (beta1, beta2), each 0 <= beta < 1)."
+        )
+    for i, beta in enumerate(betas):
+        check_range(f"{name}[{i}]", beta, 0.0, 1.0, high_open=True)
+
+
+def check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise HyperparameterError(f"Invalid {name}: {value!r} (allowed: True or False).")
+
+
+def check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
+    if value not in allowed:
+        shown = ", ".join(repr(a) for a in allowed)
+        raise HyperparameterError(f"Invalid {name}: {value!r} (allowed: {shown}).")
+
+
+def check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise HyperparameterError(f"Invalid {name}: {value!r} (allowed: an integer >= {low}).")

@@ -1,0 +1,49 @@
+"""`to_torch`: run a descend rule as a real torch.optim.Optimizer.
+
+The adapter calls the rule's own per-tensor functions (`Elementwise.step_one`), so the
+update a training loop gets is, by construction, the one the functional API computes.
+Parameter groups, `zero_grad`, `state_dict` / `load_state_dict` and torch's LR schedulers
+(which rewrite `group["lr"]`) all work as with any torch optimizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from descend.optim.base import Elementwise, get
+
+
+class ElementwiseTorchOptimizer(torch.optim.Optimizer):
+    """A torch.optim.Optimizer whose step is an element-wise descend rule."""
+
+    def __init__(self, params: Iterable[Any], rule: Elementwise):
+        self.rule = rule
+        super().__init__(params, dict(rule.hyperparams))
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        # Validate a group's own hyper-parameters the way the functional API would.
+        get(self.rule.name, **{key: group[key] for key in self.rule.hyperparams})
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            hyperparams = {key: group[key] for key in self.rule.hyperparams}
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                state = self.state[param]
+                if not state:
+                    state.update(self.rule.init_one(param, hyperparams))
+                update, new_state = self.rule.step_one(param.grad, state, param, hyperparams)
+                state.update(new_state)
+                param.add_(update)
+        return loss
