@@ -1,0 +1,122 @@
+"""Run-wise hyper-parameters: K runs stacked along a leading axis, each with its own
+hyper-parameters, updated at once, equal the K runs updated one by one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import descend
+from descend.errors import HyperparameterError
+from optim_cases import Comparison, float64, gradients
+
+K = 5
+STEPS = 60
+
+# For each element-wise rule: the hyper-parameters that vary across the K runs.
+RUNWISE_TABLE = {
+    "sgd": dict(lr=[0.01, 0.02, 0.03, 0.05, 0.08], momentum=[0.0, 0.5, 0.8, 0.9, 0.95]),
+    "adagrad": dict(lr=[0.05, 0.1, 0.2, 0.3, 0.5], lr_decay=[0.0, 0.01, 0.02, 0.05, 0.1]),
+    "rmsprop": dict(lr=[0.001, 0.002, 0.005, 0.01, 0.02], alpha=[0.5, 0.9, 0.95, 0.99, 0.999]),
+    "adadelta": dict(lr=[0.5, 0.8, 1.0, 1.5, 2.0], rho=[0.5, 0.8, 0.9, 0.95, 0.99]),
+    "adam": dict(
+        lr=[0.001, 0.003, 0.01, 0.03, 0.1],
+        betas=([0.0, 0.5, 0.8, 0.9, 0.95], [0.9, 0.99, 0.999, 0.9999, 0.95]),
+        weight_decay=[0.0, 0.01, 0.1, 0.0, 0.2],
+    ),
+    "adamw": dict(lr=[0.001, 0.003, 0.01, 0.03, 0.1], weight_decay=[0.0, 0.01, 0.1, 0.0, 0.2]),
+    "adamax": dict(lr=[0.001, 0.003, 0.01, 0.03, 0.1], betas=([0.5, 0.6, 0.7, 0.8, 0.9], 0.999)),
+    "nadam": dict(lr=[0.001, 0.003, 0.01, 0.03, 0.1], momentum_decay=[0.0, 1e-3, 4e-3, 1e-2, 0.1]),
+    # β₂ from 0.6 to 0.999: ρ∞ from 4 to ~2000, so some runs rectify and some never do.
+    "radam": dict(lr=[0.001, 0.003, 0.01, 0.03, 0.1], betas=(0.9, [0.6, 0.8, 0.9, 0.99, 0.999])),
+    "rprop": dict(lr=[0.001, 0.003, 0.01, 0.03, 0.1], etas=([0.3, 0.4, 0.5, 0.6, 0.7], 1.2)),
+    "asgd": dict(lr=[0.001, 0.003, 0.01, 0.03, 0.1], t0=[0, 10, 20, 30, 1e6]),
+    "ftrl": dict(lr=[0.05, 0.1, 0.2, 0.5, 1.0], l1=[0.0, 0.001, 0.01, 0.1, 0.0]),
+}
+
+
+def _stacked_problem(seed: int = 0):
+    """K independent quadratics, one per run, in parameters of shape (K, 4) and (K, 3, 2).
+
+    Returns the stacked start and `loss(params, run)`: with run=None the sum over all
+    runs of stacked parameters, with run=k the loss of run k alone (unstacked)."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(K, 4, 4, generator=g)
+    hessians = a @ a.transpose(1, 2) / 4 + 0.1 * torch.eye(4)  # (K, 4, 4)
+    targets = torch.randn(K, 3, 2, generator=g)  # (K, 3, 2)
+    start = {"w": torch.randn(K, 4, generator=g), "M": torch.randn(K, 3, 2, generator=g)}
+
+    def loss(p, run=None):
+        runs = slice(None) if run is None else run
+        w, m = p["w"], p["M"]
+        quadratic = 0.5 * torch.einsum("...i,...ij,...j->...", w, hessians[runs], w)
+        fit = ((m - targets[runs]) ** 2).sum(dim=(-2, -1))
+        return (quadratic + fit + w.sum(dim=-1)).sum()
+
+    return start, loss
+
+
+def _run(opt, start, loss, steps=STEPS):
+    params = dict(start)
+    state = opt.init(params)
+    for _ in range(steps):
+        updates, state = opt.update(gradients(loss, params), state, params)
+        params = descend.optim.apply_updates(params, updates)
+    return params, state
+
+
+def _as_runwise(value):
+    if isinstance(value, tuple):
+        return tuple(_as_runwise(v) for v in value)
+    return torch.tensor(value) if isinstance(value, list) else value
+
+
+def _for_run(value, k):
+    if isinstance(value, tuple):
+        return tuple(_for_run(v, k) for v in value)
+    return value[k] if isinstance(value, list) else value
+
+
+@pytest.mark.parametrize("name", sorted(RUNWISE_TABLE))
+def test_k_runs_at_once_equal_k_runs_one_by_one(name):
+    with float64():
+        start, loss = _stacked_problem()
+        varied = RUNWISE_TABLE[name]
+        stacked = descend.optim.get(name, **{k: _as_runwise(v) for k, v in varied.items()})
+        params, state = _run(stacked, start, loss)
+
+        comparison = Comparison(rtol=1e-12)
+        for k in range(K):
+            single = descend.optim.get(name, **{h: _for_run(v, k) for h, v in varied.items()})
+            start_k = {key: value[k] for key, value in start.items()}
+            params_k, state_k = _run(single, start_k, lambda p, k=k: loss(p, run=k))
+            for key in params_k:
+                comparison.check(f"run {k} {key}", params[key][k], params_k[key], name)
+                for entry, value in state_k[key].items():
+                    stacked_value = state[key][entry]
+                    if isinstance(stacked_value, torch.Tensor) and stacked_value.ndim > 0:
+                        stacked_value = stacked_value[k]
+                    comparison.check(f"run {k} {key}.{entry}", stacked_value, value, name)
+
+
+def test_the_runs_really_differ():
+    """Guard against a vacuous equality: different run-wise lrs give different results."""
+    with float64():
+        start, loss = _stacked_problem()
+        opt = descend.optim.adam(lr=torch.tensor([0.001, 0.003, 0.01, 0.03, 0.1]))
+        params, _ = _run(opt, start, loss)
+        params_same, _ = _run(descend.optim.adam(lr=0.001), start, loss)
+        assert torch.allclose(params["w"][0], params_same["w"][0])
+        assert not torch.allclose(params["w"][4], params_same["w"][4])
+
+
+def test_every_elementwise_rule_is_in_the_runwise_table():
+    assert set(descend.optim.names()) - {"lbfgs"} == set(RUNWISE_TABLE)
+
+
+def test_runwise_length_must_match_the_leading_dimension():
+    opt = descend.optim.sgd(lr=torch.tensor([0.1, 0.2, 0.3]))
+    params = {"w": torch.zeros(4, 2)}
+    state = opt.init(params)
+    with pytest.raises(HyperparameterError, match=r"'lr' has 3 values.*leading \(run\) dim"):
+        opt.update({"w": torch.ones(4, 2)}, state, params)
