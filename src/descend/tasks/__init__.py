@@ -1,0 +1,1 @@
+"""What is minimised: analytic surfaces, regressions, networks on datasets."""
