@@ -25,6 +25,7 @@ from descend.optim.base import (
     register,
 )
 from descend.optim.ftrl import ftrl
+from descend.optim.lbfgs import lbfgs
 from descend.optim.nadam import nadam
 from descend.optim.radam import radam
 from descend.optim.rmsprop import rmsprop
@@ -44,6 +45,7 @@ __all__ = [
     "ftrl",
     "get",
     "hyperparameter_defaults",
+    "lbfgs",
     "nadam",
     "names",
     "radam",
