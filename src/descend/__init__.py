@@ -2,11 +2,11 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from descend import optim
+from descend import optim, schedules
 
 try:
     __version__ = version("descend")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "optim"]
+__all__ = ["__version__", "optim", "schedules"]
