@@ -13,11 +13,11 @@ class DescendError(ValueError):
 class UnknownNameError(DescendError):
     """A name (optimizer, schedule, hyper-parameter, ...) that is not known."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]):
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = ""):
         self.kind, self.name, self.known = kind, name, sorted(known)
         super().__init__(
             f"Unknown {kind} {name!r}.{did_you_mean(name, self.known)} "
-            f"Known {kind}s: {', '.join(self.known)}."
+            f"Known {kind}s: {', '.join(self.known)}.{' ' + hint if hint else ''}"
         )
 
 
