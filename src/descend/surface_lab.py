@@ -55,7 +55,7 @@ def surface(
     sweep = _as_sweep(lr)
     points = _starts(task, window, start, starts)
     specs = []
-    for entry in _labelled(optimizers, study_keys={"lr"} if lr is not None or schedule else set()):
+    for entry in _labelled(optimizers, omit={"lr"} if len(sweep) > 1 else set()):
         for rate in sweep:
             hyper = _with_lr(entry.hyperparams, entry.rule, rate, schedule, sweeping=len(sweep) > 1)
             opt_spec = OptimizerSpec(entry.rule, hyper, entry.name)
@@ -100,11 +100,9 @@ def _with_lr(
     return hyper
 
 
-def _labelled(
-    optimizers: Sequence[str | OptimizerSpec], study_keys: set[str]
-) -> list[OptimizerSpec]:
-    """Each optimizer with a label: the user's, or the rule and its non-default
-    hyper-parameters, leaving out those the study sets for everyone (lr); unique."""
+def _labelled(optimizers: Sequence[str | OptimizerSpec], omit: set[str]) -> list[OptimizerSpec]:
+    """Each optimizer with a label: the user's, or the rule and the hyper-parameters the
+    user gave it (the study's own lr is not among them; a swept lr is left out); unique."""
     entries = [parse_optimizer(o) if isinstance(o, str) else o for o in optimizers]
     if not entries:
         raise DescendError(
@@ -112,14 +110,14 @@ def _labelled(
         )
     labels: list[str] = []
     for entry in entries:
-        label = entry.name or _derived_label(entry, study_keys)
+        label = entry.name or _derived_label(entry, omit)
         n = sum(existing == label or existing.startswith(label + " #") for existing in labels)
         labels.append(label if n == 0 else f"{label} #{n + 1}")
     return [replace(e, name=label) for e, label in zip(entries, labels, strict=True)]
 
 
-def _derived_label(entry: OptimizerSpec, study_keys: set[str]) -> str:
-    kept = {k: v for k, v in entry.hyperparams.items() if k not in study_keys}
+def _derived_label(entry: OptimizerSpec, omit: set[str]) -> str:
+    kept = {k: v for k, v in entry.hyperparams.items() if k not in omit}
     return optim.get(entry.rule, **kept).label if kept else entry.rule
 
 
