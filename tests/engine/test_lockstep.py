@@ -143,7 +143,6 @@ def test_lbfgs_runs_alone_through_its_value_function():
     ("kwargs", "message"),
     [
         (dict(steps=0), r"Invalid steps: 0 \(allowed: an integer >= 1\)"),
-        (dict(start=(1.0, 2.0, 3.0)), r"Invalid start: \(1\.0, 2\.0, 3\.0\)"),
         (dict(noise=-1.0), r"Invalid gradient_noise: -1\.0"),
         (
             dict(rule="lbfgs", noise=0.1),
@@ -154,3 +153,35 @@ def test_lbfgs_runs_alone_through_its_value_function():
 def test_bad_specs_are_refused(kwargs, message):
     with pytest.raises(DescendError, match=message):
         spec(**kwargs)
+
+
+def test_a_start_that_is_not_a_point_of_the_surface_is_refused_before_any_run():
+    with pytest.raises(
+        DescendError, match=r"Invalid start: \(1\.0, 2\.0, 3\.0\) \(allowed: a point \(w1, w2\)"
+    ):
+        run([spec(), spec(start=(1.0, 2.0, 3.0))])
+
+
+def test_parameters_of_any_shape_are_stacked_and_updated_per_run():
+    """A task with two parameter tensors: K runs still equal K runs one by one, and too
+    many parameters per run means no trajectory is kept."""
+
+    class TwoTensors:
+        name = "two tensors"
+
+        def initial_params(self, spec):
+            g = torch.Generator().manual_seed(spec.seed)
+            return {"a": torch.randn(3, 4, generator=g), "b": torch.randn(5, generator=g)}
+
+        def losses(self, params, specs, step):
+            return (params["a"] ** 2).sum(dim=(1, 2)) + ((params["b"] - 1) ** 2).sum(dim=1)
+
+    task = TwoTensors()
+    specs = [
+        RunSpec(task, OptimizerSpec("adam", {"lr": lr}), 25, seed=s)
+        for s, lr in [(0, 0.1), (1, 0.05)]
+    ]
+    together = run(specs)
+    for one, result in zip(specs, together, strict=True):
+        torch.testing.assert_close(result.loss, run([one])[0].loss, rtol=1e-12, atol=0)
+        assert result.trajectory is None and result.loss[-1] < result.loss[0]

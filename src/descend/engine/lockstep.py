@@ -1,7 +1,7 @@
 """The K-run executor: runs that can share one computation advance together.
 
 Runs of the same rule on the same task with the same budget form a group. Their
-parameters are stacked along a leading run axis, (K, dim); one evaluation of the task
+parameters are stacked along a leading run axis, (K, ...); one evaluation of the task
 gives the K losses, one backward of their sum gives every run its own gradient (the runs
 do not interact), and one update with run-wise hyper-parameter tensors (see
 `descend.optim.hyper`) steps all K. For a 2-D surface, 10 000 runs cost little more than
@@ -65,7 +65,7 @@ def _group_key(spec: RunSpec, index: int) -> tuple:
     if not isinstance(opt, optim.Elementwise):
         return ("alone", index)  # L-BFGS: one run at a time
     structure = tuple((k, v) for k, v in opt.hyperparams.items() if not _stackable(v))
-    return (id(spec.task), opt.name, spec.steps, len(spec.start), structure)
+    return (id(spec.task), opt.name, spec.steps, structure)
 
 
 def _stackable(value: Any) -> bool:
@@ -111,6 +111,9 @@ class RunwiseSchedule:
         return torch.tensor(lrs, dtype=torch.float64)[self._index]
 
 
+MAX_RECORDED = 16  # parameters per run kept at every step (a surface's 2; not a network's)
+
+
 def run_group(
     specs: Sequence[RunSpec],
     *,
@@ -122,16 +125,21 @@ def run_group(
     hyperparams = stack_hyperparams([s.optimizer.optimizer.hyperparams for s in specs])
     opt = optim.get(specs[0].optimizer.rule, **hyperparams)
     elementwise = isinstance(opt, optim.Elementwise)
-    w = torch.tensor([s.start for s in specs], dtype=dtype)  # (K, dim)
-    record = Recorder(runs, steps, w, dtype)
-    noise = GradientNoise(specs, dtype)
-    state = opt.init({"w": w})
+    params = _stack([task.initial_params(s) for s in specs], dtype)  # {name: (K, ...)}
+    record = Recorder(runs, steps, params, dtype)
+    noise = GradientNoise(specs, params)
+    state = opt.init(params)
     limit: Tensor | None = None
+
+    def value_fn(p: dict[str, Tensor], t: int = 0) -> Tensor:  # L-BFGS evaluates it itself
+        return task.losses(p, specs, t).sum()
 
     started = time.perf_counter()
     for t in range(steps + 1):
-        w_t = w.detach().requires_grad_(t < steps and elementwise)
-        loss = task(w_t)  # (K,)
+        leaves = {
+            k: v.detach().requires_grad_(t < steps and elementwise) for k, v in params.items()
+        }
+        loss = task.losses(leaves, specs, t)  # (K,)
         if limit is None:  # the divergence threshold, relative to each run's start
             limit = DIVERGENCE_FACTOR * loss.detach().abs().clamp(min=1.0)
         record.loss(t, loss.detach(), limit)
@@ -139,14 +147,24 @@ def run_group(
             break
         grads = None
         if elementwise:
-            grads = {"w": torch.autograd.grad(loss.sum(), w_t)[0] + noise.sample()}
-        updates, state = opt.update(grads, state, {"w": w}, value_fn=lambda p: task(p["w"]).sum())
-        w = w + torch.where(record.active[:, None], updates["w"], 0.0)
-        record.step(t, w, _lr_at(opt, t, runs))
+            gradients = torch.autograd.grad(loss.sum(), list(leaves.values()))
+            grads = {k: g + noise.sample(k) for k, g in zip(leaves, gradients, strict=True)}
+        updates, state = opt.update(grads, state, params, value_fn=lambda p, t=t: value_fn(p, t))
+        params = {k: v + _frozen_to_zero(updates[k], record.active) for k, v in params.items()}
+        record.step(t, params, _lr_at(opt, t, runs))
         if on_step is not None:
             on_step(t + 1)
     seconds = time.perf_counter() - started
     return record.results(specs, seconds / runs)
+
+
+def _stack(per_run: list[dict[str, Tensor]], dtype: torch.dtype) -> dict[str, Tensor]:
+    return {k: torch.stack([p[k] for p in per_run]).to(dtype) for k in per_run[0]}
+
+
+def _frozen_to_zero(update: Tensor, active: Tensor) -> Tensor:
+    """The update of the runs still active; 0 for the frozen (diverged) ones."""
+    return torch.where(active.view(-1, *[1] * (update.ndim - 1)), update, 0.0)
 
 
 def _lr_at(opt: optim.Optimizer, step: int, runs: int) -> Tensor:
@@ -155,13 +173,20 @@ def _lr_at(opt: optim.Optimizer, step: int, runs: int) -> Tensor:
     return torch.as_tensor(value, dtype=torch.float64).expand(runs)
 
 
+def _flat(params: dict[str, Tensor]) -> Tensor:  # (K, dim): every run's parameters in a row
+    return torch.cat([p.reshape(p.shape[0], -1) for p in params.values()], dim=1)
+
+
 class Recorder:
     """Preallocated records of K runs; freezes a run when it diverges."""
 
-    def __init__(self, runs: int, steps: int, start: Tensor, dtype: torch.dtype):
+    def __init__(self, runs: int, steps: int, params: dict[str, Tensor], dtype: torch.dtype):
         nan = float("nan")
-        self.trajectory = torch.full((runs, steps + 1, start.shape[1]), nan, dtype=dtype)
-        self.trajectory[:, 0] = start
+        start = _flat(params)  # (K, dim)
+        self.trajectory: Tensor | None = None
+        if start.shape[1] <= MAX_RECORDED:
+            self.trajectory = torch.full((runs, steps + 1, start.shape[1]), nan, dtype=dtype)
+            self.trajectory[:, 0] = start
         self.losses = torch.full((runs, steps + 1), nan, dtype=dtype)
         self.lrs = torch.full((runs, steps), nan, dtype=torch.float64)
         self.active = torch.ones(runs, dtype=torch.bool)
@@ -174,15 +199,18 @@ class Recorder:
             self.diverged_at[diverging] = t
             self.active &= ~diverging
 
-    def step(self, t: int, w: Tensor, lr: Tensor) -> None:
-        self.trajectory[:, t + 1] = torch.where(self.active[:, None], w, float("nan"))
+    def step(self, t: int, params: dict[str, Tensor], lr: Tensor) -> None:
+        if self.trajectory is not None:
+            self.trajectory[:, t + 1] = torch.where(
+                self.active[:, None], _flat(params), float("nan")
+            )
         self.lrs[:, t] = lr
 
     def results(self, specs: Sequence[RunSpec], wall_time: float) -> list[RunResult]:
         return [
             RunResult(
                 spec=spec,
-                trajectory=self.trajectory[k],
+                trajectory=None if self.trajectory is None else self.trajectory[k],
                 loss=self.losses[k],
                 lr=self.lrs[k],
                 diverged_at=int(self.diverged_at[k]) if self.diverged_at[k] >= 0 else None,
@@ -197,11 +225,12 @@ class GradientNoise:
     from it as one block in their order, so the noise is reproducible for a given set of
     specs, and a run with a seed of its own gets the same noise alone or in a group."""
 
-    def __init__(self, specs: Sequence[RunSpec], dtype: torch.dtype):
+    def __init__(self, specs: Sequence[RunSpec], params: dict[str, Tensor]):
         sigmas = [s.gradient_noise for s in specs]
         self.enabled = any(s > 0 for s in sigmas)
-        self.sigma = torch.tensor(sigmas, dtype=dtype)[:, None]  # (K, 1)
-        self.dim, self.dtype, self.runs = len(specs[0].start), dtype, len(specs)
+        self.sigma = torch.tensor(sigmas, dtype=torch.float64)
+        self.shapes = {k: p.shape for k, p in params.items()}  # (K, ...)
+        self.dtype = next(iter(params.values())).dtype
         by_seed: dict[int, list[int]] = {}
         for k, spec in enumerate(specs):
             by_seed.setdefault(spec.seed, []).append(k)
@@ -209,10 +238,11 @@ class GradientNoise:
             (torch.Generator().manual_seed(seed), torch.tensor(ks)) for seed, ks in by_seed.items()
         ]
 
-    def sample(self) -> Tensor | float:
+    def sample(self, name: str) -> Tensor | float:
         if not self.enabled:
             return 0.0
-        z = torch.empty(self.runs, self.dim, dtype=self.dtype)
+        shape = self.shapes[name]
+        z = torch.empty(shape, dtype=self.dtype)
         for generator, runs in self.streams:
-            z[runs] = torch.randn(len(runs), self.dim, generator=generator, dtype=self.dtype)
-        return self.sigma * z
+            z[runs] = torch.randn(len(runs), *shape[1:], generator=generator, dtype=self.dtype)
+        return self.sigma.to(self.dtype).view(-1, *[1] * (len(shape) - 1)) * z

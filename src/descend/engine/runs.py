@@ -1,8 +1,13 @@
-"""Run specs (what to run) and run results (what happened).
+"""Run specs (what to run), the task protocol, and run results (what happened).
 
 A run is one optimizer, with its hyper-parameters, minimising one task from one start
 for a budget of updates. Specs are plain frozen data: the engine groups those that can
 share one computation and returns one `RunResult` per spec, in the order given.
+
+The engine knows a task only through `Task`: the parameters a run starts from, and the
+losses of K runs' stacked parameters at a step. An analytic surface ignores the step; a
+dataset task will use it (with each run's seed) to pick that step's batch under its data
+regime, and will add evaluations, which results already have room for.
 """
 
 from __future__ import annotations
@@ -11,14 +16,28 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
 from descend import optim
 from descend.errors import DescendError
-from descend.tasks.surfaces import Surface
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What the engine minimises (descend.tasks.surfaces.Surface is one)."""
+
+    name: str
+
+    def initial_params(self, spec: RunSpec) -> dict[str, Tensor]:
+        """One run's parameters before its first update (from its start or its seed)."""
+        ...
+
+    def losses(self, params: Mapping[str, Tensor], specs: Sequence[RunSpec], step: int) -> Tensor:
+        """The K losses (K,) of the runs `specs`, whose parameters are stacked (K, ...)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -48,10 +67,10 @@ class RunSpec:
     the tasks to come). `gradient_noise` is σ of Gaussian noise added to every gradient.
     """
 
-    task: Surface
+    task: Task
     optimizer: OptimizerSpec
     steps: int
-    start: tuple[float, ...]
+    start: tuple[float, ...] | None = None
     seed: int = 0
     gradient_noise: float = 0.0
     tags: Mapping[str, Any] = field(default_factory=dict)  # free-form: sweep values, ...
@@ -62,10 +81,6 @@ class RunSpec:
         if not self.gradient_noise >= 0:
             raise DescendError(
                 f"Invalid gradient_noise: {self.gradient_noise!r} (allowed: a number >= 0)."
-            )
-        if len(self.start) != 2:
-            raise DescendError(
-                f"Invalid start: {self.start!r} (allowed: a point (w1, w2) of the surface)."
             )
         if self.gradient_noise > 0 and not isinstance(self.optimizer.optimizer, optim.Elementwise):
             raise DescendError(
@@ -81,18 +96,22 @@ class RunSpec:
 class RunResult:
     """What one run recorded.
 
-    trajectory (steps+1, dim) and loss (steps+1,) hold the start and the point after every
-    update; lr (steps,) the learning rate of every update. If the run diverged at step t
-    (its loss became non-finite or exceeded 1e6·max(|f(start)|, 1)), it was frozen there:
-    entry t holds the point and loss that diverged, later entries are NaN.
+    loss (steps+1,) holds the loss at the start and after every update, and trajectory
+    (steps+1, dim) the parameters, flattened, for tasks small enough to keep them all (a
+    surface: dim = 2; None otherwise); lr (steps,) the learning rate of every update. If
+    the run diverged at step t (its loss became non-finite or exceeded
+    1e6·max(|f(start)|, 1)), it was frozen there: entry t holds the point and loss that
+    diverged, later entries are NaN. `evaluations` holds what a task measures besides the
+    loss (per epoch: test loss, accuracy, ...), by name.
     """
 
     spec: RunSpec
-    trajectory: Tensor
+    trajectory: Tensor | None
     loss: Tensor
     lr: Tensor
     diverged_at: int | None
     wall_time: float  # seconds: this run's share of its group's time, evaluation excluded
+    evaluations: dict[str, Tensor] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -110,6 +129,8 @@ class RunResult:
 
     @property
     def final_point(self) -> Tensor:  # (dim,)
+        if self.trajectory is None:
+            raise ValueError("This run kept no trajectory (its task has too many parameters).")
         if self.diverged_at is not None:
             return self.trajectory[max(self.diverged_at - 1, 0)]
         return self.trajectory[-1]

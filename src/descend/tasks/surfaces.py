@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from descend.errors import HyperparameterError, UnknownNameError, did_you_mean
+from descend.errors import DescendError, HyperparameterError, UnknownNameError, did_you_mean
 
 Window = tuple[tuple[float, float], tuple[float, float]]  # ((w1 min, w1 max), (w2 min, w2 max))
 
@@ -45,6 +45,20 @@ class Surface:
 
     def __call__(self, w: Tensor) -> Tensor:
         return self.fn(w)
+
+    # --- the engine's Task protocol (descend.engine.runs.Task) ---
+
+    def initial_params(self, spec: Any) -> dict[str, Tensor]:
+        start = self.default_start if spec.start is None else spec.start
+        if len(start) != 2:
+            raise DescendError(
+                f"Invalid start: {start!r} (allowed: a point (w1, w2) of the surface)."
+            )
+        return {"w": torch.tensor([float(x) for x in start], dtype=torch.float64)}
+
+    def losses(self, params: Mapping[str, Tensor], specs: Any, step: int) -> Tensor:
+        """f at every run's point: params["w"] is (K, 2). No data: the gradient is exact."""
+        return self.fn(params["w"])
 
     @property
     def minimum_value(self) -> float | None:
