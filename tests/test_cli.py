@@ -135,7 +135,7 @@ def test_demo_prints_every_optimizer_and_runs_the_recipe(tmp_path):
         (["surface", "bowl", "--opt", "adamm"], "Unknown optimizer 'adamm'. Did you mean 'adam'?"),
         (
             ["surface", "bowl", "--opt", "adam:lrr=0.1"],
-            "adam has no hyper-parameter 'lrr'. Did you mean 'lr'?",
+            "Optimizer 'adam' has no hyper-parameter 'lrr'. Did you mean 'lr'?",
         ),
         (["surface", "bowl", "--lr", "fast"], "Invalid --lr 'fast'"),
         (["surface", "bowl", "--start", "1"], "Invalid --start '1'"),

@@ -24,8 +24,9 @@ from typing import Any
 
 from torch import Tensor
 
-from descend.errors import HyperparameterError, UnknownNameError, did_you_mean
+from descend.errors import HyperparameterError
 from descend.optim.hyper import check_choice, check_flag, check_int, check_lr, check_range
+from descend.registry import Registry
 
 LR = float | Tensor  # a number, or a 1-D tensor of K run-wise learning rates
 Check = Callable[[str, Any], Any]  # (name, value) -> the value to keep, or raises
@@ -47,7 +48,7 @@ class Schedule:
 
 
 _FORMULAS: dict[str, Callable[..., LR]] = {}
-_FACTORIES: dict[str, Callable[..., Schedule]] = {}
+SCHEDULES = Registry("schedule")
 
 
 def _schedule(
@@ -66,12 +67,7 @@ def _schedule(
 
         @functools.wraps(formula)
         def factory(*args: Any, **kwargs: Any) -> Schedule:
-            for param in kwargs:
-                if param not in allowed:
-                    raise HyperparameterError(
-                        f"Schedule {key!r} has no parameter {param!r}."
-                        f"{did_you_mean(param, allowed)} Allowed: {', '.join(allowed)}."
-                    )
+            SCHEDULES.check(key, kwargs)
             try:
                 bound = signature.bind(*args, **kwargs)
             except TypeError as problem:
@@ -83,7 +79,8 @@ def _schedule(
             return Schedule(key, values)
 
         factory.__signature__ = signature  # type: ignore[attr-defined]  # the formula's, less k
-        _FORMULAS[key], _FACTORIES[key] = formula, factory
+        _FORMULAS[key] = formula
+        SCHEDULES.add(key, factory)
         return factory
 
     return decorate
@@ -91,14 +88,12 @@ def _schedule(
 
 def names() -> list[str]:
     """The names of every registered schedule, sorted."""
-    return sorted(_FACTORIES)
+    return SCHEDULES.names()
 
 
 def get(name: str, **params: Any) -> Schedule:
     """The schedule registered as `name`, with the given parameters."""
-    if name not in _FACTORIES:
-        raise UnknownNameError("schedule", name, _FACTORIES)
-    return _FACTORIES[name](**params)
+    return SCHEDULES.get(name, **params)
 
 
 # --- parameter checks: each returns the value to keep ---------------------------------------

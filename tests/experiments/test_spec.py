@@ -89,7 +89,7 @@ MISTAKES = [
     ),
     (
         _bad("betas = [0.8, 0.99]", "beta = [0.8, 0.99]"),
-        r"line 19 \(optimizers\[2\]\.beta\): adam has no hyper-parameter 'beta'\. Did you mean 'betas'\?",
+        r"line 19 \(optimizers\[2\]\.beta\): Optimizer 'adam' has no hyper-parameter 'beta'\. Did you mean 'betas'\?",
     ),
     (
         _bad("momentum = [0.5, 0.9]", "momentum = [0.5, -0.9]"),

@@ -39,7 +39,7 @@ def test_unknown_rule_lists_the_known_names():
 def test_unknown_hyperparameter_names_it_and_lists_the_allowed(call):
     with pytest.raises(
         HyperparameterError,
-        match=r"adam has no hyper-parameter 'lrr'\. Did you mean 'lr'\? Allowed: lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay\.",
+        match=r"Optimizer 'adam' has no hyper-parameter 'lrr'\. Did you mean 'lr'\? Allowed: lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay\.",
     ):
         call()
 

@@ -114,23 +114,14 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("runner", [run_functional, run_adapter], ids=["functional", "to_torch"])
 @pytest.mark.parametrize("problem_name", PROBLEMS)
 @pytest.mark.parametrize(("name", "torch_class", "settings"), CASES)
-def test_functional_api_matches_torch(name, torch_class, settings, problem_name):
+def test_matches_torch(name, torch_class, settings, problem_name, runner):
     with float64():
         problem = problem_for(problem_name, settings)
         expected = run_torch(torch_class, settings, problem, STEPS)
-        ours = run_functional(descend.optim.get(name, **settings), problem, STEPS)
-        compare_trajectories(ours, expected)
-
-
-@pytest.mark.parametrize("problem_name", PROBLEMS)
-@pytest.mark.parametrize(("name", "torch_class", "settings"), CASES)
-def test_to_torch_matches_torch(name, torch_class, settings, problem_name):
-    with float64():
-        problem = problem_for(problem_name, settings)
-        expected = run_torch(torch_class, settings, problem, STEPS)
-        ours = run_adapter(descend.optim.get(name, **settings), problem, STEPS)
+        ours = runner(descend.optim.get(name, **settings), problem, STEPS)
         compare_trajectories(ours, expected)
 
 

@@ -270,10 +270,10 @@ def test_unknown_surface_and_unknown_parameter_are_refused():
     ):
         surfaces.get("rosenbrok")
     with pytest.raises(
-        HyperparameterError, match=r"Surface rosenbrock has no parameter 'c'\. Allowed: a, b\."
+        HyperparameterError, match=r"Surface \'rosenbrock\' has no parameter 'c'\. Allowed: a, b\."
     ):
         surfaces.get("rosenbrock", c=1.0)
     with pytest.raises(
-        HyperparameterError, match=r"Surface bowl has no parameter 'kappa'\. Allowed: none\."
+        HyperparameterError, match=r"Surface \'bowl\' has no parameter 'kappa'\. Allowed: none\."
     ):
         surfaces.get("bowl", kappa=2.0)

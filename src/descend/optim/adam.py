@@ -18,14 +18,7 @@ import torch
 from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
-from descend.optim.hyper import (
-    Hyper,
-    check_betas,
-    check_flag,
-    check_lr,
-    check_range,
-    nonzero,
-)
+from descend.optim.hyper import Hyper, check_adam_like, check_flag, nonzero
 from descend.optim.moments import ema, ema_square
 
 
@@ -68,15 +61,6 @@ def _adamw_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[
     return _adam_step(grad, state, param, h, decoupled=True)
 
 
-def _check(lr: Any, betas: Any, eps: Any, weight_decay: Any, amsgrad: Any, maximize: Any) -> None:
-    check_lr(lr)
-    check_betas(betas)
-    check_range("eps", eps, 0.0, low_open=True)
-    check_range("weight_decay", weight_decay, 0.0)
-    check_flag("amsgrad", amsgrad)
-    check_flag("maximize", maximize)
-
-
 @register
 def adam(
     lr: Any = 1e-3,
@@ -88,7 +72,8 @@ def adam(
     decoupled_weight_decay: bool = False,
 ) -> Optimizer:
     """Adam with L2 weight decay (AdamW's decoupled decay with decoupled_weight_decay)."""
-    _check(lr, betas, eps, weight_decay, amsgrad, maximize)
+    check_adam_like(lr, betas, eps, weight_decay, maximize)
+    check_flag("amsgrad", amsgrad)
     check_flag("decoupled_weight_decay", decoupled_weight_decay)
     hyperparams = dict(
         lr=lr,
@@ -112,7 +97,8 @@ def adamw(
     maximize: bool = False,
 ) -> Optimizer:
     """AdamW: Adam with weight decay applied to θ directly, not through the moments."""
-    _check(lr, betas, eps, weight_decay, amsgrad, maximize)
+    check_adam_like(lr, betas, eps, weight_decay, maximize)
+    check_flag("amsgrad", amsgrad)
     hyperparams = dict(
         lr=lr,
         betas=tuple(betas),

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
-from descend.optim.hyper import Hyper, check_betas, check_flag, check_lr, check_range, nonzero
+from descend.optim.hyper import Hyper, check_adam_like, nonzero
 from descend.optim.moments import ema
 
 
@@ -43,11 +43,7 @@ def adamax(
     maximize: bool = False,
 ) -> Optimizer:
     """Adamax: Adam with the second moment replaced by a decaying max of |g|."""
-    check_lr(lr)
-    check_betas(betas)
-    check_range("eps", eps, 0.0, low_open=True)
-    check_range("weight_decay", weight_decay, 0.0)
-    check_flag("maximize", maximize)
+    check_adam_like(lr, betas, eps, weight_decay, maximize)
     hyperparams = dict(
         lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
     )

@@ -28,8 +28,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from descend.errors import HyperparameterError, UnknownNameError, did_you_mean
 from descend.optim.hyper import Hyper
+from descend.registry import Registry
 
 Params = Mapping[str, Tensor]
 State = dict[str, Any]
@@ -135,7 +135,7 @@ def apply_updates(params: Params, updates: Mapping[str, Tensor]) -> dict[str, Te
 
 # --- the registry -----------------------------------------------------------------
 
-_FACTORIES: dict[str, Callable[..., Optimizer]] = {}
+RULES = Registry("optimizer", "hyper-parameter")
 
 
 def register(factory: Callable[..., Optimizer]) -> Callable[..., Optimizer]:
@@ -144,40 +144,29 @@ def register(factory: Callable[..., Optimizer]) -> Callable[..., Optimizer]:
     The registered function refuses unknown hyper-parameter names with an error that
     lists the allowed ones (instead of Python's bare TypeError)."""
     name = factory.__name__
-    allowed = list(inspect.signature(factory).parameters)
 
     @functools.wraps(factory)
     def checked_factory(*args: Any, **hyperparams: Any) -> Optimizer:
-        for key in hyperparams:
-            if key not in allowed:
-                raise HyperparameterError(
-                    f"{name} has no hyper-parameter {key!r}.{did_you_mean(key, allowed)} "
-                    f"Allowed: {', '.join(allowed)}."
-                )
+        RULES.check(name, hyperparams)
         return factory(*args, **hyperparams)
 
-    _FACTORIES[name] = checked_factory
+    RULES.add(name, checked_factory)
     return checked_factory
 
 
 def names() -> list[str]:
     """The names of every registered rule, sorted."""
-    return sorted(_FACTORIES)
+    return RULES.names()
 
 
 def get(name: str, **hyperparams: Any) -> Optimizer:
     """The rule registered as `name`, with the given hyper-parameters."""
-    if name not in _FACTORIES:
-        raise UnknownNameError("optimizer", name, _FACTORIES)
-    return _FACTORIES[name](**hyperparams)
+    return RULES.get(name, **hyperparams)
 
 
 def hyperparameter_defaults(name: str) -> dict[str, Any]:
     """{hyper-parameter: default} of a registered rule (inspect.Parameter.empty if none)."""
-    if name not in _FACTORIES:
-        raise UnknownNameError("optimizer", name, _FACTORIES)
-    parameters = inspect.signature(_FACTORIES[name]).parameters.values()
-    return {p.name: p.default for p in parameters}
+    return RULES.defaults(name)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -157,3 +157,12 @@ def check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
 def check_int(name: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise HyperparameterError(f"Invalid {name}: {value!r} (allowed: an integer >= {low}).")
+
+
+def check_adam_like(lr: Any, betas: Any, eps: Any, weight_decay: Any, maximize: Any) -> None:
+    """The hyper-parameters every Adam variant has (Adam, AdamW, Adamax, NAdam, RAdam)."""
+    check_lr(lr)
+    check_betas(betas)
+    check_range("eps", eps, 0.0, low_open=True)
+    check_range("weight_decay", weight_decay, 0.0)
+    check_flag("maximize", maximize)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
-from descend.optim.hyper import Hyper, check_betas, check_flag, check_lr, check_range, nonzero
+from descend.optim.hyper import Hyper, check_adam_like, check_flag, check_range, nonzero
 from descend.optim.moments import ema, ema_square
 
 
@@ -64,13 +64,9 @@ def nadam(
     maximize: bool = False,
 ) -> Optimizer:
     """NAdam: Adam whose momentum looks one step ahead, as Nesterov's."""
-    check_lr(lr)
-    check_betas(betas)
-    check_range("eps", eps, 0.0, low_open=True)
-    check_range("weight_decay", weight_decay, 0.0)
+    check_adam_like(lr, betas, eps, weight_decay, maximize)
     check_range("momentum_decay", momentum_decay, 0.0)
     check_flag("decoupled_weight_decay", decoupled_weight_decay)
-    check_flag("maximize", maximize)
     hyperparams = dict(
         lr=lr,
         betas=tuple(betas),

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
-from descend.optim.hyper import Hyper, check_betas, check_flag, check_lr, check_range, nonzero
+from descend.optim.hyper import Hyper, check_adam_like, check_flag, nonzero
 from descend.optim.moments import ema, ema_square
 
 
@@ -75,12 +75,8 @@ def radam(
     maximize: bool = False,
 ) -> Optimizer:
     """RAdam: Adam that starts as momentum SGD until its variance estimate is usable."""
-    check_lr(lr)
-    check_betas(betas)
-    check_range("eps", eps, 0.0, low_open=True)
-    check_range("weight_decay", weight_decay, 0.0)
+    check_adam_like(lr, betas, eps, weight_decay, maximize)
     check_flag("decoupled_weight_decay", decoupled_weight_decay)
-    check_flag("maximize", maximize)
     hyperparams = dict(
         lr=lr,
         betas=tuple(betas),

@@ -8,7 +8,6 @@ quadratics, its Hessian (for the convergence theory in `descend.theory`).
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from descend.errors import DescendError, HyperparameterError, UnknownNameError, did_you_mean
+from descend.errors import DescendError
+from descend.registry import Registry
 
 Window = tuple[tuple[float, float], tuple[float, float]]  # ((w1 min, w1 max), (w2 min, w2 max))
 
@@ -74,30 +74,21 @@ class Surface:
         return f"{self.name}({args})" if args else self.name
 
 
-_FACTORIES: dict[str, Callable[..., Surface]] = {}
+SURFACES = Registry("surface")
 
 
 def register(factory: Callable[..., Surface]) -> Callable[..., Surface]:
-    _FACTORIES[factory.__name__] = factory
+    SURFACES.add(factory.__name__, factory)
     return factory
 
 
 def names() -> list[str]:
-    return sorted(_FACTORIES)
+    return SURFACES.names()
 
 
 def get(name: str, **params: Any) -> Surface:
     """The surface registered as `name`, with the given parameters (e.g. rosenbrock's b)."""
-    if name not in _FACTORIES:
-        raise UnknownNameError("surface", name, _FACTORIES)
-    allowed = list(inspect.signature(_FACTORIES[name]).parameters)
-    for key in params:
-        if key not in allowed:
-            raise HyperparameterError(
-                f"Surface {name} has no parameter {key!r}.{did_you_mean(key, allowed)} "
-                f"Allowed: {', '.join(allowed) or 'none'}."
-            )
-    return _FACTORIES[name](**params)
+    return SURFACES.get(name, **params)
 
 
 def _quadratic(name: str, formula: str, hessian: Tensor, window: Window, **params: Any) -> Surface:
