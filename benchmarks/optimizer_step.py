@@ -3,7 +3,9 @@
 On the parameters of seed 002's ConvNet (300 426 parameters in 8 tensors), with fixed
 random gradients, for Adam (lr 1e-3) and Adadelta (lr 0.5): the time of one `step()` of
 torch.optim's default implementation (on CPU: the single-tensor loop), of its foreach
-implementation, and of descend's adapter. Rounds are interleaved and the median kept.
+implementation, and of descend's adapter. Rounds are interleaved; the best round of each
+is kept (the least disturbed by the machine and by the allocator, whose state the others
+change), and the median is shown beside it.
 
     .venv/bin/python benchmarks/optimizer_step.py [--device cuda] [--steps 200]
 """
@@ -11,6 +13,8 @@ implementation, and of descend's adapter. Rounds are interleaved and the median 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import statistics
 import time
 
@@ -47,13 +51,27 @@ def contenders(name: str, lr: float, device: str):
     }
 
 
+def keep_large_blocks_on_the_heap() -> None:
+    """glibc: serve blocks up to 64 MiB from the heap, and do not trim it back."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 64 << 20)
+    libc.mallopt(m_trim_threshold, 256 << 20)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--heap", action="store_true", help="large blocks from the heap (glibc)")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    if args.heap:
+        keep_large_blocks_on_the_heap()
+    allocator = "large blocks on the heap" if args.heap else "default allocator"
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}, {allocator}"
+    )
     for name, lr in [("adam", 1e-3), ("adadelta", 0.5)]:
         optimizers = contenders(name, lr, args.device)
         for optimizer in optimizers.values():  # warm-up: state allocation, caches

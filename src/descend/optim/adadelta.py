@@ -32,7 +32,7 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     v = ema_square(state["square_avg"], grad, rho)
     delta = state["acc_delta"].add(eps).sqrt_().div_(v.add(eps).sqrt_()).mul_(grad)
     u = ema_square(state["acc_delta"], delta, rho)
-    return delta.mul(-h.lr), {**state, "square_avg": v, "acc_delta": u}
+    return delta.mul_(-h.lr), {**state, "square_avg": v, "acc_delta": u}  # Δ is spent: reuse it
 
 
 @register

@@ -29,7 +29,11 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
         grad = grad + h.weight_decay * param
     lr_t = h.lr / (1 + (t - 1) * h.lr_decay)
     r = state["sum"].addcmul(grad, grad)
-    return grad.div(r.sqrt().add_(h.eps)).mul_(-lr_t), {**state, "sum": r}
+    std = r.sqrt().add_(h.eps)
+    return torch.div(grad, std, out=std).mul_(-lr_t), {
+        **state,
+        "sum": r,
+    }  # over std: one temporary fewer
 
 
 @register

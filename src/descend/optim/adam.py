@@ -47,7 +47,8 @@ def _adam_step(
     bias_correction1 = 1 - beta1**t
     bias_correction2 = 1 - beta2**t
     denom = v.sqrt().div_(bias_correction2**0.5).add_(h.eps)
-    update = m.div(denom).mul_(-h.lr / bias_correction1)
+    # m / denom, written over denom: one large temporary fewer per step
+    update = torch.div(m, denom, out=denom).mul_(-h.lr / bias_correction1)
     if decoupled_decay:
         update.sub_(param * (h.lr * h.weight_decay))
     return update, new_state
