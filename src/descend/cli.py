@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,7 +79,8 @@ def demo(
     for column in ["optimizer", "lr", *(f"loss after {s} steps" for s in checkpoints)]:
         table.add_column(column, justify="left" if column == "optimizer" else "right")
     for row in demo_module.bowl_table(checkpoints, lr=lr):
-        table.add_row(row.name, f"{row.lr:g}", *(f"{row.loss_after[s]:.3e}" for s in checkpoints))
+        losses = (row.loss_after[s] for s in checkpoints)
+        table.add_row(row.name, f"{row.lr:g}", *(_loss_or_diverged(x) for x in losses))
     console.print(table)
     console.print(
         "Default hyper-parameters are torch.optim's (lr 0.1 where a rule has none). "
@@ -196,7 +198,8 @@ def _run_experiment(name_or_file: str, out: Path, *, gif: bool) -> None:
     experiment = experiments.load(name_or_file)
     console.print(f"[bold]{experiment.title}[/]", highlight=False)
     if experiment.description:
-        console.print(experiment.description.strip(), highlight=False, markup=False)
+        # one paragraph, re-flowed to the terminal's width
+        console.print(" ".join(experiment.description.split()), highlight=False, markup=False)
     with ProgressBar() as progress:
         studies = experiment.run(progress=progress)
     for study in studies:
@@ -238,6 +241,10 @@ def schedule(
 
 
 # --- helpers ----------------------------------------------------------------------
+
+
+def _loss_or_diverged(loss: float) -> str:
+    return f"{loss:.3e}" if math.isfinite(loss) else "diverged"
 
 
 def _parse_lr(text: str | None) -> float | list[float] | None:
