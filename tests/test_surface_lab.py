@@ -152,3 +152,13 @@ def test_a_diverged_run_shows_in_the_table():
     row = summary_rows(study)[0]
     assert row["diverged"] == "yes" and row["final f − f*"] == "—"
     assert math.isinf(study.summaries()[0].final_loss)
+
+
+def test_several_seeds_run_every_start_once_per_seed():
+    study = descend.surface("anisotropic", ["sgd:lr=0.05"], noise=1.0, seed=[3, 4, 5], steps=40)
+    assert [r.spec.seed for r in study.results] == [3, 4, 5]
+    finals = {tuple(r.final_point.tolist()) for r in study.results}
+    assert len(finals) == 3  # each seed its own noise
+    assert study.summaries()[0].runs == 3
+    again = descend.surface("anisotropic", ["sgd:lr=0.05"], noise=1.0, seed=4, steps=40)
+    torch.testing.assert_close(again.results[0].trajectory, study.results[1].trajectory)

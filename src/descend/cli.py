@@ -131,6 +131,7 @@ def surface(
         float, typer.Option(help="σ of Gaussian noise added to every gradient.")
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the gradient noise.")] = 0,
+    seeds: Annotated[int, typer.Option(help="Runs per start, with seeds seed, seed+1, ...")] = 1,
     tol: Annotated[
         float, typer.Option(help="Tolerance on f − f* for 'steps to tolerance'.")
     ] = 1e-6,
@@ -153,7 +154,8 @@ def surface(
     with ProgressBar() as progress:
         study = descend.surface(
             surface, opt or ["sgd"], lr=_parse_lr(lr), steps=steps, start=_parse_point(start),
-            starts=starts, seed=seed, noise=noise, schedule=schedule, tolerance=tol,
+            starts=starts, seed=list(range(seed, seed + seeds)), noise=noise,
+            schedule=schedule, tolerance=tol,
             progress=progress,
         )  # fmt: skip
     folder = out or DEFAULT_OUT / study.surface.name

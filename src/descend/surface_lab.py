@@ -35,7 +35,7 @@ def surface(
     steps: int = 100,
     start: Sequence[float] | None = None,
     starts: int | None = None,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     noise: float = 0.0,
     schedule: str | schedules.Schedule | None = None,
     tolerance: float = 1e-6,
@@ -48,11 +48,14 @@ def surface(
     them (a sweep: every optimizer at every lr). schedule: a schedule, or a spec such as
     "cosine:T_max=50" whose lr defaults to the run's lr. start: one starting point;
     starts: a number of starting points on a regular grid over the window (for basin
-    maps); neither: the surface's usual start. noise: σ of Gaussian gradient noise.
+    maps); neither: the surface's usual start. noise: σ of Gaussian gradient noise;
+    seed: its seed, or a list of seeds (every start is run once per seed, and the table
+    gives medians over them).
     """
     task = surface if isinstance(surface, Surface) else surface_from(surface)
     window = window or task.window
     sweep = _as_sweep(lr)
+    seeds = [seed] if isinstance(seed, int) else list(seed)
     points = _starts(task, window, start, starts)
     specs = []
     for entry in _labelled(optimizers, omit={"lr"} if len(sweep) > 1 else set()):
@@ -60,7 +63,9 @@ def surface(
             hyper = _with_lr(entry.hyperparams, entry.rule, rate, schedule, sweeping=len(sweep) > 1)
             opt_spec = OptimizerSpec(entry.rule, hyper, entry.name)
             tags = {"lr": rate} if len(sweep) > 1 else {}
-            specs += [RunSpec(task, opt_spec, steps, p, seed, noise, tags) for p in points]
+            specs += [
+                RunSpec(task, opt_spec, steps, p, s, noise, tags) for s in seeds for p in points
+            ]
     results = run(specs, progress=progress)
     return SurfaceStudy(task, results, tolerance, window, sweep if len(sweep) > 1 else None)
 
