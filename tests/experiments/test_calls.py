@@ -1,6 +1,6 @@
 import pytest
 
-from descend.experiments.calls import CallSpecError, format_call, parse_call
+from descend.experiments.calls import CallSpecError, parse_call
 
 
 @pytest.mark.parametrize(
@@ -44,8 +44,3 @@ def test_parse_call(text, expected):
 def test_unreadable_calls_are_refused(text, message):
     with pytest.raises(CallSpecError, match=message):
         parse_call(text)
-
-
-def test_format_call_reads_back():
-    name, values = parse_call("adam:betas=(0.9,0.99),lr=0.001,amsgrad=True")
-    assert parse_call(format_call(name, values)) == (name, values)

@@ -165,7 +165,3 @@ class Results(Sequence[RunResult]):
         for run in self._runs:
             groups.setdefault(run.label, []).append(run)
         return groups
-
-    def stack(self, name: str) -> Tensor:
-        """One field (trajectory, loss, lr) of every run, stacked: (runs, ...)."""
-        return torch.stack([getattr(run, name) for run in self._runs])

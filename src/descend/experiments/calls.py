@@ -80,10 +80,3 @@ def _split_top_level(arguments: str) -> list[str]:
     if "".join(current).strip():
         items.append("".join(current))
     return [item for item in items if item.strip()]
-
-
-def format_call(name: str, values: dict[str, Any]) -> str:
-    """The inverse of parse_call, for messages and labels."""
-    if not values:
-        return name
-    return name + ":" + ",".join(f"{k}={v!r}" for k, v in values.items())
