@@ -17,7 +17,7 @@ QUADRATICS = [
 
 def _path(surface, lr, momentum, steps=600):
     spec = RunSpec(
-        surface, OptimizerSpec("sgd", {"lr": lr, "momentum": momentum}), steps, (1.0, 1.0)
+        surface, OptimizerSpec("sgd", {"lr": lr, "momentum": momentum}), steps, start=(1.0, 1.0)
     )
     return run([spec])[0]
 

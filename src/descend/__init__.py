@@ -3,11 +3,21 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from descend import optim, schedules
-from descend.surface_lab import SurfaceStudy, surface
+from descend.studies import CompareStudy, SurfaceStudy, compare, surface
+from descend.studies.recipes import run
 
 try:
     __version__ = version("descend")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["SurfaceStudy", "__version__", "optim", "schedules", "surface"]
+__all__ = [
+    "CompareStudy",
+    "SurfaceStudy",
+    "__version__",
+    "compare",
+    "optim",
+    "run",
+    "schedules",
+    "surface",
+]

@@ -4,39 +4,38 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import torch
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import descend
-from descend import demo as demo_module
 from descend.errors import DescendError
+from descend.studies import demo as demo_module
+from descend.terminal import ProgressBar, check_out, console, print_tables
 
 app = typer.Typer(
     help="descend: a laboratory for gradient-based optimizers on PyTorch.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
 DEFAULT_OUT = Path("descend-out")
 DEFAULT_SCHEDULE_PNG = Path("lr.png")
 
 
 def friendly_errors(command: Callable) -> Callable:
-    """Bad input ends with its message (exit status 2), not a traceback."""
+    """Bad input ends with its message, one line on stderr (exit status 2), not a
+    traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except DescendError as problem:
-            console.print(f"[bold red]Error:[/] {problem}", highlight=False, markup=True)
+            sys.stderr.write("Error: " + " ".join(str(problem).split()) + "\n")
             raise typer.Exit(2) from None
 
     return wrapper
@@ -67,11 +66,17 @@ def demo(
         float | None,
         typer.Option(help="One learning rate for every rule (default: each rule's own)."),
     ] = None,
-    out: Annotated[
-        Path, typer.Option(help="Where the momentum-vs-rmsprop study writes its figures.")
-    ] = DEFAULT_OUT,
+    out: Annotated[Path, typer.Option(help="Where the demo's studies write their figures.")] = (
+        DEFAULT_OUT
+    ),
+    quick: Annotated[
+        bool, typer.Option("--quick/--full", help="A short gd-vs-sgd (5 seeds, 100 epochs).")
+    ] = True,
 ) -> None:
-    """Every optimizer on the anisotropic bowl, then seed 004's momentum-vs-rmsprop study."""
+    """Every optimizer on the anisotropic bowl, then seed 004's momentum-vs-rmsprop study
+    and seed 000's gd-vs-sgd study."""
+    for folder in ("momentum-vs-rmsprop", "gd-vs-sgd"):
+        check_out(out / folder)
     checkpoints = (50, 500)
     table = Table(
         title="Every optimizer on f(w) = w1² + 8·w2² from (1, 1); the minimum is 0 at (0, 0)"
@@ -87,6 +92,8 @@ def demo(
         "One L-BFGS step runs up to max_iter=20 inner iterations.\n"
     )
     _run_experiment("momentum-vs-rmsprop", out / "momentum-vs-rmsprop", gif=True)
+    short = {"seeds": 5, "epochs": 100, "checkpoint": 50} if quick else {}
+    _run_experiment("gd-vs-sgd", out / "gd-vs-sgd", gif=True, overrides=short)
 
 
 @app.command()
@@ -95,15 +102,16 @@ def surface(
     surface: Annotated[
         str | None,
         typer.Argument(
-            help="A surface name (see --list) or a formula in w1, w2, e.g. 'w1**2 + 8*w2**2'."
+            help="A surface name (see --list), with parameters as in 'anisotropic:kappa=100', "
+            "or a formula in w1, w2, e.g. 'w1**2 + 8*w2**2'."
         ),
     ] = None,
     opt: Annotated[
         list[str] | None,
         typer.Option(
             "--opt",
-            help="An optimizer, e.g. sgd or 'sgd:momentum=0.9,nesterov=true'; "
-            "repeat for several (default: sgd).",
+            help="An optimizer, e.g. sgd or 'sgd:momentum=0.9,nesterov=true' or "
+            "'adam:betas=(0.9,0.99)'; repeat for several (default: sgd).",
         ),
     ] = None,
     lr: Annotated[
@@ -146,21 +154,125 @@ def surface(
     ] = False,
 ) -> None:
     """Optimizers on a 2-D surface: table, contour, 3-D view, loss curves, animation."""
+    from descend.experiments import vocabulary
     from descend.tasks import surfaces
 
     if list_surfaces or surface is None:
         _list_surfaces(surfaces)
         return
+    if seeds < 1:
+        raise DescendError(f"Invalid --seeds: {seeds} (allowed: an integer >= 1).")
+    if out is not None:
+        check_out(out)
     with ProgressBar() as progress:
         study = descend.surface(
-            surface, opt or ["sgd"], lr=_parse_lr(lr), steps=steps, start=_parse_point(start),
-            starts=starts, seed=list(range(seed, seed + seeds)), noise=noise,
-            schedule=schedule, tolerance=tol,
+            surface,
+            opt or ["sgd"],
+            lr=lr,
+            steps=steps,
+            start=_parse_point(start),
+            starts=starts,
+            seed=vocabulary.seeds(seeds, seed),
+            noise=noise,
+            schedule=schedule,
+            tolerance=tol,
             progress=progress,
-        )  # fmt: skip
-    folder = out or DEFAULT_OUT / study.surface.name
-    _print_study(study)
+        )
+    folder = check_out(out or DEFAULT_OUT / study.surface.name)
+    print_tables(study)
     _save(study, folder, gif)
+
+
+@app.command()
+@friendly_errors
+def compare(
+    task: Annotated[
+        str,
+        typer.Option(
+            help="A task with data: quadratic-regression, linear-regression, "
+            "logistic-regression; parameters as in 'linear-regression:d=5,condition=1000'."
+        ),
+    ],
+    opt: Annotated[
+        list[str] | None,
+        typer.Option("--opt", help="An optimizer, e.g. 'sgd:lr=1e-3'; repeat for several."),
+    ] = None,
+    regime: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--regime",
+            help="full, single, minibatch:B:fixed, minibatch:B:shuffle or "
+            "minibatch:B:replacement (add :drop_last to drop a partial last batch); repeat "
+            "for several (default: full).",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Shorthand for --regime minibatch:B:shuffle.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs per run.")] = None,
+    updates: Annotated[int | None, typer.Option(help="Updates per run (instead of epochs).")] = (
+        None
+    ),
+    seeds: Annotated[
+        str, typer.Option(help="A number of seeds (0, 1, ...) or a list such as 3,7,11.")
+    ] = "5",
+    lr: Annotated[
+        str | None,
+        typer.Option(help="A learning rate for every optimizer; '0.01,0.1' or '1e-3:1:13' sweeps."),
+    ] = None,
+    schedule: Annotated[
+        str | None, typer.Option(help="An lr schedule for every run, e.g. 'cosine:T_max=100'.")
+    ] = None,
+    fixed_init: Annotated[
+        bool,
+        typer.Option(
+            "--fixed-init",
+            help="Every seed starts from the first seed's weights: only the data order varies.",
+        ),
+    ] = False,
+    drop_last: Annotated[
+        bool, typer.Option("--drop-last", help="Drop a partial last batch of each epoch.")
+    ] = False,
+    eval_every: Annotated[int, typer.Option(help="Epochs between evaluations.")] = 1,
+    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    slice_: Annotated[
+        str | None,
+        typer.Option("--slice", help="The two parameters the landscape figures vary, e.g. a,b."),
+    ] = None,
+    checkpoint: Annotated[
+        int | None, typer.Option(help="An epoch marked on the paths and reported.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: ./descend-out/compare/).")
+    ] = None,
+) -> None:
+    """Optimizers and data regimes on a task with data, over many seeds, paired."""
+    if batch_size is not None and regime:
+        raise DescendError("Give --regime or --batch-size, not both.")
+    regimes = regime or ([f"minibatch:{batch_size}:shuffle"] if batch_size else ["full"])
+    folder = check_out(out or DEFAULT_OUT / "compare")
+    with ProgressBar() as progress:
+        study = descend.compare(
+            task,
+            opt or ["sgd"],
+            regimes=regimes,
+            epochs=epochs,
+            updates=updates,
+            seeds=_parse_seeds(seeds),
+            lr=lr,
+            schedule=schedule,
+            fixed_init=fixed_init,
+            drop_last=drop_last,
+            eval_every=eval_every,
+            dtype=dtype,
+            device=device,
+            slice=_parse_names(slice_),
+            checkpoint=checkpoint,
+            progress=progress,
+        )
+    print_tables(study)
+    _save(study, folder, gif=False)
 
 
 @app.command("run")
@@ -168,6 +280,10 @@ def surface(
 def run_experiment(
     experiment: Annotated[
         str | None, typer.Argument(help="A recipe name (see --list) or a TOML file.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="KEY=VALUE: override a key of the recipe's [study]."),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: ./descend-out/<experiment>/).")
@@ -190,23 +306,28 @@ def run_experiment(
             table.add_row(name, experiments.load(name).title)
         console.print(table)
         return
-    name = experiments.load(experiment).name
-    _run_experiment(experiment, out or DEFAULT_OUT / name, gif=gif)
+    overrides = _parse_overrides(set_ or [])
+    name = experiments.load(experiment, overrides).name
+    _run_experiment(experiment, out or DEFAULT_OUT / name, gif=gif, overrides=overrides)
 
 
-def _run_experiment(name_or_file: str, out: Path, *, gif: bool) -> None:
+def _run_experiment(
+    name_or_file: str, out: Path, *, gif: bool, overrides: dict[str, Any] | None = None
+) -> None:
     from descend import experiments
+    from descend.studies.recipes import studies_of
 
-    experiment = experiments.load(name_or_file)
+    experiment = experiments.load(name_or_file, overrides)
+    check_out(out)
     console.print(f"[bold]{experiment.title}[/]", highlight=False)
     if experiment.description:
         # one paragraph, re-flowed to the terminal's width
         console.print(" ".join(experiment.description.split()), highlight=False, markup=False)
     with ProgressBar() as progress:
-        studies = experiment.run(progress=progress)
+        studies = studies_of(experiment, progress=progress)
     for study in studies:
-        _print_study(study)
-        _save(study, out / study.surface.name if len(studies) > 1 else out, gif, quiet=True)
+        print_tables(study)
+        _save(study, out / study.name if len(studies) > 1 else out, gif, quiet=True)
     console.print(f"Figures and tables are in [bold]{out}/[/]", highlight=False)
 
 
@@ -249,21 +370,34 @@ def _loss_or_diverged(loss: float) -> str:
     return f"{loss:.3e}" if math.isfinite(loss) else "diverged"
 
 
-def _parse_lr(text: str | None) -> float | list[float] | None:
-    if text is None:
-        return None
+def _parse_seeds(text: str) -> int | list[int]:
     try:
-        if ":" in text:
-            low, high, count = text.split(":")
-            return torch.logspace(
-                torch.tensor(float(low)).log10(), torch.tensor(float(high)).log10(), int(count)
-            ).tolist()
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
+        values = []
+    if not values:
         raise DescendError(
-            f"Invalid --lr {text!r} (allowed: 0.1, or 0.01,0.1,1, or low:high:count)."
-        ) from None
-    return values[0] if len(values) == 1 else values
+            f"Invalid --seeds {text!r} (allowed: a count such as 5, or a list such as 3,7,11)."
+        )
+    return values[0] if len(values) == 1 and "," not in text else values
+
+
+def _parse_names(text: str | None) -> list[str] | None:
+    return None if text is None else [n.strip() for n in text.split(",")]
+
+
+def _parse_overrides(items: list[str]) -> dict[str, Any]:
+    """--set KEY=VALUE, the value read as in an optimizer call (numbers, lists, words)."""
+    from descend.experiments.calls import parse_value
+
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, equals, raw = item.partition("=")
+        if not equals or not key.strip():
+            raise DescendError(f"Invalid --set {item!r} (allowed: KEY=VALUE, e.g. seeds=3).")
+        value = parse_value(raw.strip())
+        overrides[key.strip()] = list(value) if isinstance(value, tuple) else value
+    return overrides
 
 
 def _parse_point(text: str | None) -> tuple[float, float] | None:
@@ -278,48 +412,10 @@ def _parse_point(text: str | None) -> tuple[float, float] | None:
     return (w1, w2)
 
 
-class ProgressBar:
-    """A rich progress bar fed by the engine's progress callback."""
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        self.bar = Progress(
-            TextColumn("running"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} steps"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.bar.start()
-        self.task = self.bar.add_task("steps", total=None)
-        return lambda done, total: self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc: Any) -> None:
-        self.bar.stop()
-
-
-def _print_study(study: Any) -> None:
-    from descend.report import TABLE_NOTE, summary_rows
-
-    rows = summary_rows(study)
-    table = Table(
-        title=f"{study.surface.label}: {study.surface.formula}",
-        title_justify="left",
-        caption=TABLE_NOTE,
-        caption_justify="left",
-    )
-    for column in rows[0]:
-        if column == "optimizer":
-            table.add_column(column, no_wrap=True)
-        else:
-            table.add_column(column, justify="right", overflow="fold")
-    for row in rows:
-        table.add_row(*row.values())
-    console.print(table, highlight=False)
-
-
 def _save(study: Any, folder: Path, gif: bool, quiet: bool = False) -> None:
-    written = study.save(folder, gif=gif)
+    from descend.report import save
+
+    written = save(study, folder, skip=() if gif else ("descent",))
     if not quiet:
         names = ", ".join(p.name for p in written.values())
         console.print(f"Wrote {names}\nto [bold]{folder}/[/]", highlight=False)

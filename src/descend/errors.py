@@ -7,7 +7,15 @@ from collections.abc import Iterable
 
 
 class DescendError(ValueError):
-    """Base class: every error descend raises on bad input is a ValueError."""
+    """Base class: every error descend raises on bad input is a ValueError.
+
+    `key` names the setting that was wrong ("lr", "regime", "batch_size", ...) where one
+    is to blame, so that a caller holding the text it came from (a TOML file, a command
+    line) can point at it without reading the message."""
+
+    def __init__(self, message: str = "", *, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 class UnknownNameError(DescendError):

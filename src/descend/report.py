@@ -1,8 +1,11 @@
-"""Reports: a study's table and figures, to files or to a notebook cell.
+"""Reports: any study's tables and figures, to files or to a notebook cell.
 
-`save_study` writes what a study shows: PNG figures, the interactive 3-D surface as one
-self-contained HTML file (plotly.js inlined: it opens offline), the animated GIF, and the
-table as CSV and Markdown. `study_html` is what Jupyter shows for a study.
+`save` writes what a study offers (`descend.studies.base`): each table as CSV of raw
+numbers, all of them formatted in `summary.md`, and each figure by its kind: matplotlib
+-> PNG, plotly -> one self-contained HTML file (plotly.js inlined: it opens offline),
+an animation -> GIF. Every file is written under a temporary name and renamed, so an
+interrupted or failed save never leaves a truncated file. `notebook_html` is what
+Jupyter shows for a study. Names from users are escaped.
 """
 
 from __future__ import annotations
@@ -11,118 +14,120 @@ import base64
 import csv
 import html
 import io
-import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from descend.studies.base import Study, Table
 
 DPI = 120
 
 
-def summary_rows(study: Any) -> list[dict[str, str]]:
-    """The study's table: one row per optimizer (per lr in a sweep), formatted."""
-    summaries = study.summaries()
-    many = any(s.runs > 1 for s in summaries)
-    tolerance = f"{study.tolerance:g}"
-    minimum = study.surface.minimum_value
-    known = minimum is not None
-    rows = []
-    for s in summaries:
-        row = {"optimizer": s.label}
-        if many:
-            row["runs"] = str(s.runs)
-        row["final f − f*" if known else "final f"] = _number(s.final_loss - (minimum or 0.0))
-        row["distance to min"] = _number(s.distance)
-        row[f"steps to {tolerance}"] = _steps(s, many)
-        row["diverged"] = f"{s.diverged}/{s.runs}" if many else ("yes" if s.diverged else "no")
-        row["sign flips w1, w2"] = ", ".join(f"{f:g}" for f in s.sign_flips) or "—"
-        rows.append(row)
-    return rows
-
-
-TABLE_NOTE = (
-    "Medians over the runs of each row where there are several (diverged runs left out). "
-    "steps to tol: the first step with f − f* <= tol; distance to min: from the final "
-    "point to the nearest known minimum; sign flips: how often each coordinate changed "
-    "sign (a zig-zag across a valley flips the steep one at every step)."
-)
-
-
-def _number(x: float) -> str:
-    if math.isinf(x):
-        return "—"
-    return "unknown" if math.isnan(x) else f"{x:.3g}"
-
-
-def _steps(s: Any, many: bool) -> str:
-    if s.steps_to_tolerance is None:
-        return "never" if s.runs - s.diverged else "—"
-    reached = f" ({s.reached}/{s.runs} runs)" if many else ""
-    return f"{s.steps_to_tolerance:g}{reached}"
-
-
-def save_study(study: Any, out: str | Path, *, gif: bool = True) -> dict[str, Path]:
-    """Write every figure of the study and its table into `out`; returns {name: path}."""
+def save(study: Study, out: str | Path, *, skip: Iterable[str] = ()) -> dict[str, Path]:
+    """Write every table and figure of `study` into `out`; returns {name: path}."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-
-    def save_png(name: str, figure: Any) -> None:
-        path = out / f"{name}.png"
-        figure.savefig(path, dpi=DPI, bbox_inches="tight")
-        written[name] = path
-
-    save_png("contour", study.contour())
-    save_png("loss", study.loss())
-    if study.many_starts:
-        save_png("basins", study.basins())
-    if study.lr_sweep is not None:
-        save_png("sensitivity", study.sensitivity())
-    if study.has_schedule:
-        save_png("lr", study.lr_schedule())
-    written["surface"] = out / "surface.html"
-    study.surface_3d().write_html(written["surface"], include_plotlyjs=True)
-    if gif:
-        written["animation"] = out / "descent.gif"
-        study.animation().save_gif(written["animation"])
-    written["table"] = _write_tables(summary_rows(study), out)
+    for name, make in study.figures().items():
+        if name not in skip:
+            written[name] = save_figure(make(), out / name)
+    tables = study.tables()
+    for table in tables:
+        written[f"{table.name}.csv"] = write_csv(table, out / f"{table.name}.csv")
+    written["table"] = atomic_write(out / "summary.md", markdown(study, tables))
     return written
 
 
-def _write_tables(rows: list[dict[str, str]], out: Path) -> Path:
-    with open(out / "summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "summary.md").write_text(markdown_table(rows) + "\n" + TABLE_NOTE + "\n")
-    return out / "summary.md"
+def save_figure(figure: Any, stem: Path) -> Path:
+    """A figure to `stem` + the extension of its kind."""
+    if hasattr(figure, "savefig"):  # matplotlib
+        return atomic_write(stem.with_suffix(".png"), _png_bytes(figure, DPI))
+    if hasattr(figure, "save_gif"):  # descend.plots.DescentAnimation
+        return _atomic(stem.with_suffix(".gif"), figure.save_gif)
+    if hasattr(figure, "write_html"):  # plotly
+        return _atomic(
+            stem.with_suffix(".html"), lambda p: figure.write_html(p, include_plotlyjs=True)
+        )
+    raise TypeError(f"Cannot save a {type(figure).__name__} as a figure.")
+
+
+def write_csv(table: Table, path: Path) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=table.columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table.rows)
+    return atomic_write(path, buffer.getvalue())
+
+
+def markdown(study: Study, tables: Sequence[Table]) -> str:
+    parts = [f"# {study.title}\n"]
+    if study.description:
+        parts.append(" ".join(study.description.split()) + "\n")
+    for table in tables:
+        parts.append(f"## {table.title}\n\n{markdown_table(table.formatted())}")
+        if table.note:
+            parts.append(table.note + "\n")
+    return "\n".join(parts)
 
 
 def markdown_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "(no rows)\n"
     header = list(rows[0])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row[k].replace("|", "\\|") for k in header) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
-def study_html(study: Any) -> str:
-    """The table and the main figures as one HTML fragment (names escaped)."""
-    rows = summary_rows(study)
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row.values()) + "</tr>"
-        for row in rows
-    )
-    figures = [study.contour(), study.loss()]
-    if study.many_starts:
-        figures.append(study.basins())
-    images = "".join(
-        f'<img src="data:image/png;base64,{_png_base64(f)}" style="max-width:48%">' for f in figures
-    )
-    title = html.escape(f"{study.surface.label}: {study.surface.formula}")
-    return f"<div><h4>{title}</h4><table><tr>{head}</tr>{body}</table>{images}</div>"
+def atomic_write(path: Path, content: str | bytes) -> Path:
+    """Write `content` to `path` through a temporary file in the same folder."""
+
+    def write(temporary: Path) -> None:
+        mode = "wb" if isinstance(content, bytes) else "w"
+        with open(temporary, mode) as f:
+            f.write(content)
+
+    return _atomic(path, write)
 
 
-def _png_base64(figure: Any) -> str:
+def _atomic(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Call write(temporary path), then rename it to `path`; on failure remove it."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def notebook_html(study: Study, figure_names: Sequence[str]) -> str:
+    """The tables and the named figures (those the study has) as one HTML fragment."""
+    parts = [f"<h4>{html.escape(study.title)}</h4>"]
+    for table in study.tables():
+        if not table.printed:
+            continue
+        rows = table.formatted()
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in table.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row.values()) + "</tr>"
+            for row in rows
+        )
+        parts.append(f"<table><tr>{head}</tr>{body}</table>")
+    figures = study.figures()
+    for name in figure_names:
+        if name in figures:
+            encoded = base64.b64encode(_png_bytes(figures[name](), 90)).decode("ascii")
+            parts.append(f'<img src="data:image/png;base64,{encoded}" style="max-width:48%">')
+    return "<div>" + "".join(parts) + "</div>"
+
+
+def _png_bytes(figure: Any, dpi: int) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()

@@ -19,7 +19,7 @@ ANISOTROPIC = surfaces.get("anisotropic")
 
 def spec(rule="sgd", steps=40, start=(1.0, 1.0), surface=ANISOTROPIC, seed=0, noise=0.0, **hyper):
     return RunSpec(
-        surface, OptimizerSpec(rule, hyper), steps, start, seed=seed, gradient_noise=noise
+        surface, OptimizerSpec(rule, hyper), steps, start=start, seed=seed, gradient_noise=noise
     )
 
 
@@ -142,7 +142,7 @@ def test_lbfgs_runs_alone_through_its_value_function():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(steps=0), r"Invalid steps: 0 \(allowed: an integer >= 1\)"),
+        (dict(steps=0), r"Invalid updates: 0 \(allowed: an integer >= 1\)"),
         (dict(noise=-1.0), r"Invalid gradient_noise: -1\.0"),
         (
             dict(rule="lbfgs", noise=0.1),
@@ -155,11 +155,22 @@ def test_bad_specs_are_refused(kwargs, message):
         spec(**kwargs)
 
 
-def test_a_start_that_is_not_a_point_of_the_surface_is_refused_before_any_run():
+def test_a_start_that_is_not_a_point_of_the_surface_is_refused_when_the_spec_is_made():
+    """Refused by RunSpec itself: no spec, so no run of any group can start (the good
+    spec here is of another rule, another group)."""
+    progress = []
     with pytest.raises(
         DescendError, match=r"Invalid start: \(1\.0, 2\.0, 3\.0\) \(allowed: a point \(w1, w2\)"
     ):
-        run([spec(), spec(start=(1.0, 2.0, 3.0))])
+        run(
+            [spec("adam", lr=0.1), spec(start=(1.0, 2.0, 3.0))],
+            progress=lambda *a: progress.append(a),
+        )
+    assert progress == []
+    with pytest.raises(
+        DescendError, match=r"Invalid start: \(nan, 1\.0\) \(allowed: finite numbers\)"
+    ):
+        spec(start=(float("nan"), 1.0))
 
 
 def test_parameters_of_any_shape_are_stacked_and_updated_per_run():
@@ -168,13 +179,25 @@ def test_parameters_of_any_shape_are_stacked_and_updated_per_run():
 
     class TwoTensors:
         name = "two tensors"
+        examples = None
 
-        def initial_params(self, spec):
-            g = torch.Generator().manual_seed(spec.seed)
-            return {"a": torch.randn(3, 4, generator=g), "b": torch.randn(5, generator=g)}
+        def check(self, run):
+            pass
 
-        def losses(self, params, specs, step):
+        def initial_params(self, run, generator):
+            return {
+                "a": torch.randn(3, 4, generator=generator),
+                "b": torch.randn(5, generator=generator),
+            }
+
+        def on(self, device, dtype):
+            return self
+
+        def losses(self, params, batch, step):
             return (params["a"] ** 2).sum(dim=(1, 2)) + ((params["b"] - 1) ** 2).sum(dim=1)
+
+        def evaluate(self, params):
+            return {}
 
     task = TwoTensors()
     specs = [

@@ -19,7 +19,7 @@ def test_ten_thousand_runs_in_lockstep_equal_torch_optim_adam_alone():
         [4.0, 4.0]
     ) - torch.tensor([2.0, 1.0])
     adam = OptimizerSpec("adam", {"lr": 1e-2})
-    results = run([RunSpec(rosenbrock, adam, 1000, (float(a), float(b))) for a, b in starts])
+    results = run([RunSpec(rosenbrock, adam, 1000, start=(float(a), float(b))) for a, b in starts])
     assert len(results) == 10_000 and not any(r.diverged for r in results)
     for k in torch.randint(0, 10_000, (5,), generator=g).tolist():
         w = torch.nn.Parameter(starts[k].clone())

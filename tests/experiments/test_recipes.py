@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from descend import analysis, experiments
+import descend
+from descend import analysis
 
 
 @pytest.fixture(scope="module")
 def seed_004():
     """momentum-vs-rmsprop: {surface name: {label: run}}."""
-    studies = experiments.load("momentum-vs-rmsprop").run()
+    studies = descend.run("momentum-vs-rmsprop")
     return {s.surface.name: ({r.label: r for r in s.results}, s.surface) for s in studies}
 
 
@@ -29,7 +30,7 @@ def test_the_recipe_is_seed_004s_setup(seed_004):
     for run in runs.values():
         assert run.spec.start == (1.0, 1.0) and run.spec.steps == 50
         assert (run.lr == 0.1).all()
-    assert runs["RMSProp β=0.9"].spec.optimizer.optimizer.hyperparams["eps"] == 1e-10
+    assert runs["RMSProp β=0.9"].spec.optimizer.build().hyperparams["eps"] == 1e-10
 
 
 def test_sgd_zigzags_on_the_anisotropic_bowl_only(seed_004):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import descend
-from descend.engine.runs import OptimizerSpec, RunResult, RunSpec
+from descend.engine import OptimizerSpec, RunResult, RunSpec
 from descend.tasks import surfaces
 from descend.tasks.surfaces import Minimum, Surface
 
@@ -79,7 +79,7 @@ def descend_run(
         if not math.isfinite(float(loss[t + 1])) or float(loss[t + 1]) > limit:
             diverged_at = t + 1
             break
-    spec = RunSpec(surface, OptimizerSpec(rule, hyperparams, name), steps, start)
+    spec = RunSpec(surface, OptimizerSpec(rule, hyperparams, name), steps, start=start)
     return RunResult(spec, trajectory, loss, lrs, diverged_at, wall_time=0.0)
 
 
@@ -99,7 +99,7 @@ def straight_run(
     if diverged_at is not None:
         trajectory[diverged_at + 1 :] = math.nan
         loss[diverged_at + 1 :] = math.nan
-    spec = RunSpec(surface, OptimizerSpec("sgd", {"lr": 0.01}, name), steps, start)
+    spec = RunSpec(surface, OptimizerSpec("sgd", {"lr": 0.01}, name), steps, start=start)
     lr = torch.full((steps,), 0.01, dtype=torch.float64)
     return RunResult(spec, trajectory, loss, lr, diverged_at, wall_time=0.0)
 

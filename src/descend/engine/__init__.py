@@ -1,6 +1,21 @@
 """The engine: runs many runs in lockstep and records what happened. It writes no files."""
 
-from descend.engine.lockstep import run
-from descend.engine.runs import OptimizerSpec, Results, RunResult, RunSpec
+from descend.engine.backends import Progress, check_device, run, stream
+from descend.engine.regimes import Regime
+from descend.engine.results import Results, RunResult
+from descend.engine.runs import OptimizerSpec, RunSpec, Step, Task, TaskSpec
 
-__all__ = ["OptimizerSpec", "Results", "RunResult", "RunSpec", "run"]
+__all__ = [
+    "OptimizerSpec",
+    "Progress",
+    "Regime",
+    "Results",
+    "RunResult",
+    "RunSpec",
+    "Step",
+    "Task",
+    "TaskSpec",
+    "check_device",
+    "run",
+    "stream",
+]

@@ -1,20 +1,20 @@
 """The K-run executor: runs that can share one computation advance together.
 
-Runs of the same rule on the same task with the same budget form a group. Their
-parameters are stacked along a leading run axis, (K, ...); one evaluation of the task
-gives the K losses, one backward of their sum gives every run its own gradient (the runs
-do not interact), and one update with run-wise hyper-parameter tensors (see
-`descend.optim.hyper`) steps all K. For a 2-D surface, 10 000 runs cost little more than
-one. Rules that are not element-wise (L-BFGS) run one at a time.
+Runs of the same rule on the same task with the same budget and regime form a group.
+Their parameters are stacked along a leading run axis, (K, ...); one evaluation of the
+task gives the K losses (each run on its own batch: a (K, B) index tensor), one backward
+of their sum gives every run its own gradient (the runs do not interact), and one update
+with run-wise hyper-parameter tensors (`descend.optim.hyper`) steps all K. For a 2-D
+surface, 10 000 runs cost little more than one. Rules that evaluate the objective
+themselves (L-BFGS) run one at a time.
 
-A run whose loss becomes non-finite, or exceeds 1e6·max(|f(start)|, 1), is frozen at
-that step and marked diverged; the others go on. Nothing here writes files.
+This module is the loop; the batches come from `regimes`, the records go to `records`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from numbers import Real
 from typing import Any
 
@@ -22,34 +22,11 @@ import torch
 from torch import Tensor
 
 from descend import optim
-from descend.engine.runs import Results, RunResult, RunSpec
-
-DIVERGENCE_FACTOR = 1e6
-Progress = Callable[[int, int], None]  # (steps done, steps in all)
-
-
-def run(
-    specs: Sequence[RunSpec],
-    *,
-    dtype: torch.dtype = torch.float64,
-    progress: Progress | None = None,
-) -> Results:
-    """Run every spec; results come back in the order of `specs`."""
-    groups = group_runs(specs)
-    total = sum(specs[g[0]].steps for g in groups)
-    done = 0
-    results: list[RunResult | None] = [None] * len(specs)
-    for indices in groups:
-        group = [specs[i] for i in indices]
-
-        def report(step: int, done_before: int = done) -> None:
-            if progress is not None:
-                progress(done_before + step, total)
-
-        for i, result in zip(indices, run_group(group, dtype=dtype, on_step=report), strict=True):
-            results[i] = result
-        done += group[0].steps
-    return Results([r for r in results if r is not None])
+from descend.engine.keys import content_key
+from descend.engine.records import Recorder
+from descend.engine.regimes import BatchOrders
+from descend.engine.results import RunResult
+from descend.engine.runs import DTYPES, RunSpec, Step, Task, TaskSpec, takes_gradients
 
 
 def group_runs(specs: Sequence[RunSpec]) -> list[list[int]]:
@@ -61,11 +38,13 @@ def group_runs(specs: Sequence[RunSpec]) -> list[list[int]]:
 
 
 def _group_key(spec: RunSpec, index: int) -> tuple:
-    opt = spec.optimizer.optimizer
-    if not isinstance(opt, optim.Elementwise):
+    rule = spec.optimizer.build()
+    if not takes_gradients(rule):
         return ("alone", index)  # L-BFGS: one run at a time
-    structure = tuple((k, v) for k, v in opt.hyperparams.items() if not _stackable(v))
-    return (id(spec.task), opt.name, spec.steps, structure)
+    structure = tuple((k, v) for k, v in rule.hyperparams.items() if not _stackable(v))
+    task = content_key(spec.task.content()) if isinstance(spec.task, TaskSpec) else id(spec.task)
+    regime = None if spec.regime is None else str(spec.regime)  # one batch order kind
+    return (task, rule.name, spec.steps, structure, regime, spec.dtype, spec.eval_every)
 
 
 def _stackable(value: Any) -> bool:
@@ -111,55 +90,117 @@ class RunwiseSchedule:
         return torch.tensor(lrs, dtype=torch.float64)[self._index]
 
 
-MAX_RECORDED = 16  # parameters per run kept at every step (a surface's 2; not a network's)
-
-
 def run_group(
     specs: Sequence[RunSpec],
     *,
-    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
     on_step: Callable[[int], None] | None = None,
 ) -> list[RunResult]:
-    """Advance K runs of one group together and record them."""
-    task, steps, runs = specs[0].task, specs[0].steps, len(specs)
-    hyperparams = stack_hyperparams([s.optimizer.optimizer.hyperparams for s in specs])
-    opt = optim.get(specs[0].optimizer.rule, **hyperparams)
-    elementwise = isinstance(opt, optim.Elementwise)
-    params = _stack([task.initial_params(s) for s in specs], dtype)  # {name: (K, ...)}
-    record = Recorder(runs, steps, params, dtype)
-    noise = GradientNoise(specs, params)
-    state = opt.init(params)
-    limit: Tensor | None = None
+    """Advance the K runs of one group together and record them."""
+    group = Group(specs, torch.device(device))
+    record = Recorder(group.params, group.steps, has_data=group.batches is not None)
+    clock = EpochClock(group.device)
+    t = 0
+    if group.batches is not None:
+        record.evaluation(0, group.task.evaluate(group.params))
+    for epoch in range(group.epochs):
+        clock.start()
+        for batch in group.next_epoch(t):
+            record.loss(t, group.step(batch, t, record.active))
+            record.step(t, group.params, group.lr_at(t))
+            t += 1
+            if on_step is not None:
+                on_step(t)
+        record.epoch_seconds.append(clock.stop())
+        if group.batches is not None and group.evaluation_due(epoch, t):
+            record.evaluation(t, group.task.evaluate(group.params))
+    if group.batches is None:  # f at the final point: no data, so no batch to take it on
+        record.loss(t, group.losses(None, t, grad=False))
+    return record.results(specs, group.params, sum(record.epoch_seconds))
 
-    def value_fn(p: dict[str, Tensor], t: int = 0) -> Tensor:  # L-BFGS evaluates it itself
-        return task.losses(p, specs, t).sum()
 
-    started = time.perf_counter()
-    for t in range(steps + 1):
+class Group:
+    """The state of K runs advancing together: task, rule, parameters, batches, noise."""
+
+    def __init__(self, specs: Sequence[RunSpec], device: torch.device):
+        first = specs[0]
+        self.specs, self.device, self.steps = specs, device, first.steps
+        dtype = DTYPES[first.dtype]
+        self.task: Task = first.built_task.on(device, dtype)
+        hyperparams = stack_hyperparams([dict(s.optimizer.build().hyperparams) for s in specs])
+        rule = optim.get(first.optimizer.rule, **hyperparams)
+        self.rule = rule.stacked() if hasattr(rule, "stacked") else rule
+        self.takes_gradients = takes_gradients(rule)
+        self.params = _stack(
+            [
+                self.task.initial_params(s, torch.Generator().manual_seed(s.stream("init")))
+                for s in specs
+            ],
+            dtype,
+            device,
+        )
+        self.state = self.rule.init(self.params)
+        self.noise = GradientNoise(specs, self.params)
+        self.dropout_seeds = tuple(s.stream("dropout") for s in specs)
+        self.batches: BatchOrders | None = None
+        self.per_epoch, self.epochs = self.steps, 1
+        if first.regime is not None and self.task.examples is not None:
+            data_seeds = [s.stream("data") for s in specs]
+            self.batches = BatchOrders(first.regime, self.task.examples, data_seeds, device)
+            self.per_epoch = first.regime.updates_per_epoch(self.task.examples)
+            self.epochs = -(-self.steps // self.per_epoch)  # the last one may be partial
+        self.eval_every = first.eval_every
+
+    def next_epoch(self, done: int) -> Iterator[Tensor | None]:
+        """The batches of the next epoch (None each, for no data), up to the budget."""
+        if self.batches is None:
+            yield from [None] * self.steps
+            return
+        for batch in self.batches.epoch():
+            if done == self.steps:
+                return
+            yield batch
+            done += 1
+
+    def evaluation_due(self, epoch: int, updates: int) -> bool:
+        return (epoch + 1) % self.eval_every == 0 or updates == self.steps
+
+    def losses(self, batch: Tensor | None, t: int, *, grad: bool) -> Tensor:
+        leaves = {k: v.detach().requires_grad_(grad) for k, v in self.params.items()}
+        return self.task.losses(leaves, batch, Step(t, self.dropout_seeds))
+
+    def step(self, batch: Tensor | None, t: int, active: Tensor) -> Tensor:
+        """One update of every run on its batch; returns the K batch losses (K,)."""
         leaves = {
-            k: v.detach().requires_grad_(t < steps and elementwise) for k, v in params.items()
+            k: v.detach().requires_grad_(self.takes_gradients) for k, v in self.params.items()
         }
-        loss = task.losses(leaves, specs, t)  # (K,)
-        if limit is None:  # the divergence threshold, relative to each run's start
-            limit = DIVERGENCE_FACTOR * loss.detach().abs().clamp(min=1.0)
-        record.loss(t, loss.detach(), limit)
-        if t == steps:
-            break
+        step = Step(t, self.dropout_seeds)
+        loss = self.task.losses(leaves, batch, step)  # (K,)
         grads = None
-        if elementwise:
+        if self.takes_gradients:
             gradients = torch.autograd.grad(loss.sum(), list(leaves.values()))
-            grads = {k: g + noise.sample(k) for k, g in zip(leaves, gradients, strict=True)}
-        updates, state = opt.update(grads, state, params, value_fn=lambda p, t=t: value_fn(p, t))
-        params = {k: v + _frozen_to_zero(updates[k], record.active) for k, v in params.items()}
-        record.step(t, params, _lr_at(opt, t, runs))
-        if on_step is not None:
-            on_step(t + 1)
-    seconds = time.perf_counter() - started
-    return record.results(specs, seconds / runs)
+            grads = {k: g + self.noise.sample(k) for k, g in zip(leaves, gradients, strict=True)}
+
+        def value_fn(p: dict[str, Tensor]) -> Tensor:  # L-BFGS evaluates f itself
+            return self.task.losses(p, batch, step).sum()
+
+        updates, self.state = self.rule.update(grads, self.state, self.params, value_fn=value_fn)
+        self.params = {
+            k: v + _frozen_to_zero(updates[k], active) if k in updates else v
+            for k, v in self.params.items()
+        }
+        return loss
+
+    def lr_at(self, t: int) -> Tensor:
+        lr = self.rule.hyperparams["lr"]
+        value = lr(t) if callable(lr) else lr
+        return torch.as_tensor(value, dtype=torch.float64).to(self.device).expand(len(self.specs))
 
 
-def _stack(per_run: list[dict[str, Tensor]], dtype: torch.dtype) -> dict[str, Tensor]:
-    return {k: torch.stack([p[k] for p in per_run]).to(dtype) for k in per_run[0]}
+def _stack(
+    per_run: list[dict[str, Tensor]], dtype: torch.dtype, device: torch.device
+) -> dict[str, Tensor]:
+    return {k: torch.stack([p[k] for p in per_run]).to(device, dtype) for k in per_run[0]}
 
 
 def _frozen_to_zero(update: Tensor, active: Tensor) -> Tensor:
@@ -167,57 +208,23 @@ def _frozen_to_zero(update: Tensor, active: Tensor) -> Tensor:
     return torch.where(active.view(-1, *[1] * (update.ndim - 1)), update, 0.0)
 
 
-def _lr_at(opt: optim.Optimizer, step: int, runs: int) -> Tensor:
-    lr = opt.hyperparams["lr"]
-    value = lr(step) if callable(lr) else lr
-    return torch.as_tensor(value, dtype=torch.float64).expand(runs)
+class EpochClock:
+    """Wall time of an epoch's updates, evaluation left out (CUDA: synchronised at the
+    ends only, so the GPU's queue is timed, not the Python that feeds it)."""
 
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.started = 0.0
 
-def _flat(params: dict[str, Tensor]) -> Tensor:  # (K, dim): every run's parameters in a row
-    return torch.cat([p.reshape(p.shape[0], -1) for p in params.values()], dim=1)
+    def start(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.started = time.perf_counter()
 
-
-class Recorder:
-    """Preallocated records of K runs; freezes a run when it diverges."""
-
-    def __init__(self, runs: int, steps: int, params: dict[str, Tensor], dtype: torch.dtype):
-        nan = float("nan")
-        start = _flat(params)  # (K, dim)
-        self.trajectory: Tensor | None = None
-        if start.shape[1] <= MAX_RECORDED:
-            self.trajectory = torch.full((runs, steps + 1, start.shape[1]), nan, dtype=dtype)
-            self.trajectory[:, 0] = start
-        self.losses = torch.full((runs, steps + 1), nan, dtype=dtype)
-        self.lrs = torch.full((runs, steps), nan, dtype=torch.float64)
-        self.active = torch.ones(runs, dtype=torch.bool)
-        self.diverged_at = torch.full((runs,), -1, dtype=torch.long)
-
-    def loss(self, t: int, loss: Tensor, limit: Tensor) -> None:
-        self.losses[:, t] = torch.where(self.active, loss, float("nan"))
-        diverging = self.active & ~(torch.isfinite(loss) & (loss.abs() <= limit))
-        if diverging.any():
-            self.diverged_at[diverging] = t
-            self.active &= ~diverging
-
-    def step(self, t: int, params: dict[str, Tensor], lr: Tensor) -> None:
-        if self.trajectory is not None:
-            self.trajectory[:, t + 1] = torch.where(
-                self.active[:, None], _flat(params), float("nan")
-            )
-        self.lrs[:, t] = lr
-
-    def results(self, specs: Sequence[RunSpec], wall_time: float) -> list[RunResult]:
-        return [
-            RunResult(
-                spec=spec,
-                trajectory=None if self.trajectory is None else self.trajectory[k],
-                loss=self.losses[k],
-                lr=self.lrs[k],
-                diverged_at=int(self.diverged_at[k]) if self.diverged_at[k] >= 0 else None,
-                wall_time=wall_time,
-            )
-            for k, spec in enumerate(specs)
-        ]
+    def stop(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - self.started
 
 
 class GradientNoise:
@@ -228,12 +235,13 @@ class GradientNoise:
     def __init__(self, specs: Sequence[RunSpec], params: dict[str, Tensor]):
         sigmas = [s.gradient_noise for s in specs]
         self.enabled = any(s > 0 for s in sigmas)
-        self.sigma = torch.tensor(sigmas, dtype=torch.float64)
+        first = next(iter(params.values()))
+        self.dtype, self.device = first.dtype, first.device
+        self.sigma = torch.tensor(sigmas, dtype=self.dtype, device=self.device)
         self.shapes = {k: p.shape for k, p in params.items()}  # (K, ...)
-        self.dtype = next(iter(params.values())).dtype
         by_seed: dict[int, list[int]] = {}
         for k, spec in enumerate(specs):
-            by_seed.setdefault(spec.seed, []).append(k)
+            by_seed.setdefault(spec.stream("noise"), []).append(k)
         self.streams = [
             (torch.Generator().manual_seed(seed), torch.tensor(ks)) for seed, ks in by_seed.items()
         ]
@@ -245,4 +253,4 @@ class GradientNoise:
         z = torch.empty(shape, dtype=self.dtype)
         for generator, runs in self.streams:
             z[runs] = torch.randn(len(runs), *shape[1:], generator=generator, dtype=self.dtype)
-        return self.sigma.to(self.dtype).view(-1, *[1] * (len(shape) - 1)) * z
+        return self.sigma.view(-1, *[1] * (len(shape) - 1)) * z.to(self.device)

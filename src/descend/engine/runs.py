@@ -1,167 +1,258 @@
-"""Run specs (what to run), the task protocol, and run results (what happened).
+"""Run specs (what to run) and the task protocol the engine runs them on.
 
-A run is one optimizer, with its hyper-parameters, minimising one task from one start
-for a budget of updates. Specs are plain frozen data: the engine groups those that can
-share one computation and returns one `RunResult` per spec, in the order given.
+A run is one rule, with its hyper-parameters, minimising one task from one start (or
+from one seed's initial weights), under one data regime, for a budget of updates or
+epochs. A spec is plain data, checked once when it is made, with a content key
+(`spec.key`): the store finds finished runs by it. Its task is named (`TaskSpec`: a
+registered task or surface with its parameters, or a formula's text), and built once
+per process however many specs name it.
 
-The engine knows a task only through `Task`: the parameters a run starts from, and the
-losses of K runs' stacked parameters at a step. An analytic surface ignores the step; a
-dataset task will use it (with each run's seed) to pick that step's batch under its data
-regime, and will add evaluations, which results already have room for.
+One seed drives everything random in a run, through separate streams (`stream_seed`):
+the initial weights, the data order, dropout and gradient noise. Runs with the same seed
+start from the same weights (seed 002's deepcopy) and, under the same regime, see the
+same batches: comparisons between rules are paired. `init_seed` holds the initial
+weights fixed while the data order varies with `seed`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-from descend import optim
+from descend import checks, optim
+from descend.engine.keys import content_key
+from descend.engine.regimes import Regime
 from descend.errors import DescendError
+
+_BUILT: dict[str, Task] = {}  # tasks by their spec's key, oldest first
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @runtime_checkable
 class Task(Protocol):
-    """What the engine minimises (descend.tasks.surfaces.Surface is one)."""
+    """What the engine minimises: a surface, a regression, a network on a dataset.
+
+    Parameters of K runs come stacked along a leading run axis, (K, ...)."""
 
     name: str
+    examples: int | None  # training examples; None: an analytic function with no data
 
-    def initial_params(self, spec: RunSpec) -> dict[str, Tensor]:
-        """One run's parameters before its first update (from its start or its seed)."""
+    def check(self, run: RunSpec) -> None:
+        """Refuse a run the task cannot do (a start that is not one of its points)."""
         ...
 
-    def losses(self, params: Mapping[str, Tensor], specs: Sequence[RunSpec], step: int) -> Tensor:
-        """The K losses (K,) of the runs `specs`, whose parameters are stacked (K, ...)."""
+    def initial_params(self, run: RunSpec, generator: torch.Generator) -> dict[str, Tensor]:
+        """One run's parameters before its first update, from its start or its init stream."""
         ...
+
+    def on(self, device: torch.device, dtype: torch.dtype) -> Task:
+        """The task with its data on `device` in `dtype` (itself when it has none)."""
+        ...
+
+    def losses(self, params: Mapping[str, Tensor], batch: Tensor | None, step: Step) -> Tensor:
+        """The K losses (K,) on `batch` ((K, B) indices; None: all data, or no data)."""
+        ...
+
+    def evaluate(self, params: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """What the task measures at an evaluation point, (K,) each: the loss on all
+        training data ("train_loss"), a test split's metrics; {} for no data."""
+        ...
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where K runs are: the update's index and each run's dropout stream seed."""
+
+    index: int
+    dropout_seeds: tuple[int, ...]
+
+
+def takes_gradients(rule: optim.Optimizer) -> bool:
+    """Whether the engine hands the rule its gradients (L-BFGS evaluates f itself)."""
+    return bool(getattr(rule, "lockstep", isinstance(rule, optim.Elementwise)))
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """A seed for one stream ("init", "data", "dropout", "noise") of a run's seed."""
+    digest = hashlib.sha256(f"descend/{stream}/{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1  # < 2**63: what torch accepts
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task by name (a registered task or surface, or a formula's text) and parameters."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Task:
+        """The task, built once per process (a formula is parsed once, data drawn once)."""
+        from descend import tasks
+
+        key = content_key(self.content())
+        if key not in _BUILT:
+            if len(_BUILT) >= 64:
+                _BUILT.pop(next(iter(_BUILT)))
+            _BUILT[key] = tasks.build(self)
+        return _BUILT[key]
+
+    def content(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params)}
+
+    def __str__(self) -> str:
+        args = ",".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name}:{args}" if args else self.name
 
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """A rule by name, its hyper-parameters (lr may be a schedule), and a label."""
+    """A rule by name, its hyper-parameters (lr may be a schedule), and a label.
+
+    The rule is built, and so checked, once, here; `build()` returns that instance."""
 
     rule: str
     hyperparams: Mapping[str, Any] = field(default_factory=dict)
-    name: str | None = None  # the label a user chose; derived from the spec otherwise
+    label: str = ""  # the label a user (or a study) chose; "" for none
+    _built: optim.Optimizer = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def optimizer(self) -> optim.Optimizer:
-        """The rule with every hyper-parameter filled in (validated once, then cached)."""
-        return optim.get(self.rule, **self.hyperparams)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_built", optim.get(self.rule, **self.hyperparams))
+
+    def build(self) -> optim.Optimizer:
+        return self._built
+
+    def relabelled(self, label: str) -> OptimizerSpec:
+        """The same spec under another label (not built or checked again)."""
+        copy = object.__new__(OptimizerSpec)
+        copy.__dict__.update(self.__dict__)
+        object.__setattr__(copy, "label", label)
+        return copy
 
     @property
-    def label(self) -> str:
-        return self.name or self.optimizer.label
+    def name(self) -> str:
+        """What tables and legends show: the chosen label, else 'sgd momentum=0.9'."""
+        return self.label or self._built.label
+
+    def content(self) -> dict[str, Any]:
+        return {"rule": self.rule, "hyperparams": dict(self._built.hyperparams)}
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a task, an optimizer, a start, a budget.
+    """One run. Give `updates`, or `epochs` for a task with data (then a regime too:
+    `full` when none is given). `start` is a point of a low-dimensional task."""
 
-    `start` is the initial point of a low-dimensional task (a surface); `seed` drives
-    everything random in the run (gradient noise now; initial weights and data order for
-    the tasks to come). `gradient_noise` is σ of Gaussian noise added to every gradient.
-    """
-
-    task: Task
+    task: TaskSpec | Task
     optimizer: OptimizerSpec
-    steps: int
+    updates: int | None = None
+    epochs: int | None = None
+    regime: Regime | None = None
     start: tuple[float, ...] | None = None
     seed: int = 0
-    gradient_noise: float = 0.0
-    tags: Mapping[str, Any] = field(default_factory=dict)  # free-form: sweep values, ...
+    init_seed: int | None = None  # initial weights from this seed, data order from `seed`
+    gradient_noise: float = 0.0  # σ of Gaussian noise added to every gradient
+    dtype: str = "float64"
+    eval_every: int = 1  # epochs between evaluations (tasks with data)
+    tags: Mapping[str, Any] = field(default_factory=dict, compare=False)  # sweep values, ...
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise DescendError(f"Invalid steps: {self.steps!r} (allowed: an integer >= 1).")
-        if not self.gradient_noise >= 0:
+        task = self.built_task
+        if (self.updates is None) == (self.epochs is None):
             raise DescendError(
-                f"Invalid gradient_noise: {self.gradient_noise!r} (allowed: a number >= 0)."
+                "Give a budget in updates or in epochs, not both and not neither.", key="budget"
             )
-        if self.gradient_noise > 0 and not isinstance(self.optimizer.optimizer, optim.Elementwise):
+        if self.updates is not None:
+            checks.integer("updates", self.updates, low=1)
+        checks.integer("seed", self.seed)
+        if self.init_seed is not None:
+            checks.integer("init_seed", self.init_seed)
+        checks.number("gradient_noise", self.gradient_noise, low=0.0)
+        checks.choice("dtype", self.dtype, DTYPES)
+        checks.integer("eval_every", self.eval_every, low=1)
+        self._check_data(task)
+        if self.gradient_noise > 0 and not takes_gradients(self.optimizer.build()):
             raise DescendError(
-                f"{self.optimizer.rule} computes its own gradients: gradient_noise must be 0."
+                f"{self.optimizer.rule} computes its own gradients: gradient_noise must be 0.",
+                key="gradient_noise",
             )
+        if self.start is not None:
+            object.__setattr__(self, "start", checks.point("start", self.start))
+        task.check(self)
+
+    def _check_data(self, task: Task) -> None:
+        if task.examples is None:
+            if self.regime is not None or self.epochs is not None:
+                what = "a regime" if self.regime is not None else "epochs"
+                raise DescendError(
+                    f"{task.name} has no data: {what} cannot apply (give updates).",
+                    key="regime" if self.regime is not None else "epochs",
+                )
+            return
+        if self.regime is None:
+            object.__setattr__(self, "regime", Regime("full"))
+        assert self.regime is not None
+        self.regime.check(task.examples)
+        if self.epochs is not None:
+            checks.integer("epochs", self.epochs, low=1)
+
+    @cached_property
+    def built_task(self) -> Task:
+        return self.task.build() if isinstance(self.task, TaskSpec) else self.task
+
+    @property
+    def steps(self) -> int:
+        """The number of updates the run makes."""
+        if self.updates is not None:
+            return self.updates
+        assert self.epochs is not None and self.regime is not None
+        return self.epochs * self.updates_per_epoch
+
+    @property
+    def updates_per_epoch(self) -> int | None:
+        examples = self.built_task.examples
+        if examples is None or self.regime is None:
+            return None
+        return self.regime.updates_per_epoch(examples)
 
     @property
     def label(self) -> str:
-        return self.optimizer.label
+        return self.optimizer.name
 
+    def stream(self, name: str) -> int:
+        """The seed of one of this run's random streams (see `stream_seed`)."""
+        seed = self.init_seed if name == "init" and self.init_seed is not None else self.seed
+        return stream_seed(seed, name)
 
-@dataclass
-class RunResult:
-    """What one run recorded.
+    def content(self) -> dict[str, Any]:
+        """What the run computes, as plain data (no label, no tags)."""
+        if not isinstance(self.task, TaskSpec):
+            raise DescendError(
+                f"The task {self.built_task.name!r} is a Python object, not a TaskSpec: "
+                "the run can run but has no content key."
+            )
+        return {
+            "task": self.task.content(),
+            "optimizer": self.optimizer.content(),
+            "budget": {"updates": self.steps, "epochs": self.epochs},
+            "regime": None if self.regime is None else str(self.regime),
+            "start": self.start,
+            "seed": self.seed,
+            "init_seed": self.init_seed,
+            "gradient_noise": self.gradient_noise,
+            "dtype": self.dtype,
+            "eval_every": self.eval_every if self.regime is not None else None,
+        }
 
-    loss (steps+1,) holds the loss at the start and after every update, and trajectory
-    (steps+1, dim) the parameters, flattened, for tasks small enough to keep them all (a
-    surface: dim = 2; None otherwise); lr (steps,) the learning rate of every update. If
-    the run diverged at step t (its loss became non-finite or exceeded
-    1e6·max(|f(start)|, 1)), it was frozen there: entry t holds the point and loss that
-    diverged, later entries are NaN. `evaluations` holds what a task measures besides the
-    loss (per epoch: test loss, accuracy, ...), by name.
-    """
+    @cached_property
+    def key(self) -> str:
+        """The content key: equal for specs of the same run, different otherwise."""
+        return content_key(self.content())
 
-    spec: RunSpec
-    trajectory: Tensor | None
-    loss: Tensor
-    lr: Tensor
-    diverged_at: int | None
-    wall_time: float  # seconds: this run's share of its group's time, evaluation excluded
-    evaluations: dict[str, Tensor] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return self.spec.label
-
-    @property
-    def diverged(self) -> bool:
-        return self.diverged_at is not None
-
-    @property
-    def last_step(self) -> int:
-        """The index of the last point recorded with a finite loss."""
-        finite = torch.isfinite(self.loss).nonzero()
-        return int(finite[-1]) if len(finite) else 0
-
-    @property
-    def final_point(self) -> Tensor:  # (dim,)
-        if self.trajectory is None:
-            raise ValueError("This run kept no trajectory (its task has too many parameters).")
-        if self.diverged_at is not None:
-            return self.trajectory[max(self.diverged_at - 1, 0)]
-        return self.trajectory[-1]
-
-    @property
-    def final_loss(self) -> float:
-        """The loss at the end, or inf for a run that diverged."""
-        return math.inf if self.diverged else float(self.loss[-1])
-
-
-class Results(Sequence[RunResult]):
-    """The results of many runs, in the order of their specs."""
-
-    def __init__(self, runs: Sequence[RunResult]):
-        self._runs = list(runs)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        return self._runs[index]
-
-    def __len__(self) -> int:
-        return len(self._runs)
-
-    def __iter__(self) -> Iterator[RunResult]:
-        return iter(self._runs)
-
-    def labels(self) -> list[str]:
-        """The distinct labels, in order of first appearance."""
-        return list(dict.fromkeys(run.label for run in self._runs))
-
-    def by_label(self) -> dict[str, list[RunResult]]:
-        groups: dict[str, list[RunResult]] = {}
-        for run in self._runs:
-            groups.setdefault(run.label, []).append(run)
-        return groups
+    def replace(self, **changes: Any) -> RunSpec:
+        return replace(self, **changes)

@@ -1,6 +1,7 @@
-"""Experiments as data (TOML files), the shipped recipes, and short call specs."""
+"""Experiments: the words of a study (vocabulary), TOML files and recipes (files), and
+the run specs a study's settings give (plans). Nothing here runs."""
 
 from descend.experiments.calls import parse_call
-from descend.experiments.spec import Experiment, ExperimentError, load, recipes
+from descend.experiments.files import Experiment, ExperimentError, load, recipes
 
 __all__ = ["Experiment", "ExperimentError", "load", "parse_call", "recipes"]

@@ -27,7 +27,7 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     """'name:key=value,...' -> (name, {key: value})."""
     name, _, arguments = text.strip().partition(":")
     name = name.strip()
-    if not name.isidentifier():
+    if not is_name(name):
         raise CallSpecError(
             f"Cannot read {text!r}: it must start with a name, as in 'sgd:momentum=0.9' "
             "(name, then ':' and key=value pairs separated by commas)."
@@ -42,6 +42,11 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
             raise CallSpecError(f"{key!r} is given twice in {text!r}.")
         values[key] = parse_value(raw.strip())
     return name, values
+
+
+def is_name(text: str) -> bool:
+    """A name as descend spells them: an identifier, hyphens allowed (quadratic-regression)."""
+    return text.replace("-", "_").isidentifier()
 
 
 def parse_value(raw: str) -> Any:

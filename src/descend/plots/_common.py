@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
-from descend.engine.runs import RunResult
+from descend.engine.results import RunResult
 from descend.tasks.surfaces import Surface, Window
 
 T = TypeVar("T")

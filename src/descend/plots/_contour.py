@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 
-from descend.engine.runs import RunResult
+from descend.engine import RunResult
 from descend.plots._common import (
     END_COLOR,
     clip_to_window,

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
 
-from descend.engine.runs import RunResult
+from descend.engine import RunResult
 from descend.plots._common import (
     by_label,
     clip_to_window,

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from descend.analysis import loss_gap
-from descend.engine.runs import RunResult
+from descend.engine import RunResult
 from descend.plots._common import by_label, label_colors, mpl_text, new_figure
 from descend.tasks.surfaces import Surface
 

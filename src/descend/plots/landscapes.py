@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from descend.analysis import DIVERGED, NOT_CONVERGED, basin
-from descend.engine.runs import RunResult
+from descend.engine import RunResult
 from descend.plots._common import GREY, by_label, label_colors, mpl_text, new_figure, path_points
 from descend.tasks.surfaces import Surface
 

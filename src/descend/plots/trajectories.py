@@ -17,7 +17,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from descend.engine.runs import RunResult
+from descend.engine import RunResult
 from descend.plots._common import (
     END_COLOR,
     MAX_PATHS,

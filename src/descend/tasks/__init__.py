@@ -1,1 +1,36 @@
-"""What is minimised: analytic surfaces, regressions, networks on datasets."""
+"""What is minimised: analytic surfaces, regressions, networks on datasets.
+
+`build(TaskSpec)` turns a task's name and parameters into the task: a task with data
+(`names()`) or else a surface (a registered name or a formula in w1, w2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from descend.registry import Registry
+from descend.tasks import regression
+
+TASKS = Registry("task")
+TASKS.add("quadratic-regression", regression.quadratic_regression)
+TASKS.add("linear-regression", regression.linear_regression)
+TASKS.add("logistic-regression", regression.logistic_regression)
+
+
+def names() -> list[str]:
+    """The tasks with data (surfaces: `descend.tasks.surfaces.names()`)."""
+    return TASKS.names()
+
+
+def get(name: str, **params: Any) -> Any:
+    """A task with data by name, or a surface by name or formula."""
+    if name in TASKS:
+        return TASKS.get(name, **params)
+    from descend.tasks.formula import surface_from
+
+    return surface_from(name, **params)
+
+
+def build(spec: Any) -> Any:
+    """The task a `TaskSpec` names."""
+    return get(spec.name, **spec.params)

@@ -132,7 +132,7 @@ def surface_from(name_or_formula: str, **params: Any) -> Surface:
     text = name_or_formula.strip()
     if text in surfaces.names():
         return surfaces.get(text, **params)
-    if _looks_like_name(text):
+    if looks_like_name(text):
         hint = f"Or write a formula in w1 and w2, e.g. {EXAMPLE}."
         raise UnknownNameError("surface", text, surfaces.names(), hint)
     if set(params) - {"window"}:
@@ -141,7 +141,7 @@ def surface_from(name_or_formula: str, **params: Any) -> Surface:
     return parse_formula(text, **params)
 
 
-def _looks_like_name(text: str) -> bool:
+def looks_like_name(text: str) -> bool:
     """'rosenbrok' or 'six-hump-camel' (a misspelt name), not 'w1', 'x**2' or 'w1-w2'."""
     if not text.replace("-", "_").isidentifier():
         return False

@@ -48,17 +48,29 @@ class Surface:
 
     # --- the engine's Task protocol (descend.engine.runs.Task) ---
 
-    def initial_params(self, spec: Any) -> dict[str, Tensor]:
-        start = self.default_start if spec.start is None else spec.start
-        if len(start) != 2:
+    examples = None  # an analytic function: no data, the gradient is exact
+
+    def check(self, run: Any) -> None:
+        """A start must be a point (w1, w2) (finite numbers: the spec checked that)."""
+        if run.start is not None and len(run.start) != 2:
             raise DescendError(
-                f"Invalid start: {start!r} (allowed: a point (w1, w2) of the surface)."
+                f"Invalid start: {run.start!r} (allowed: a point (w1, w2) of the surface).",
+                key="start",
             )
+
+    def initial_params(self, run: Any, generator: torch.Generator) -> dict[str, Tensor]:
+        start = self.default_start if run.start is None else run.start
         return {"w": torch.tensor([float(x) for x in start], dtype=torch.float64)}
 
-    def losses(self, params: Mapping[str, Tensor], specs: Any, step: int) -> Tensor:
-        """f at every run's point: params["w"] is (K, 2). No data: the gradient is exact."""
+    def on(self, device: torch.device, dtype: torch.dtype) -> Surface:
+        return self  # f is a formula: it runs wherever its argument is
+
+    def losses(self, params: Mapping[str, Tensor], batch: Any, step: Any) -> Tensor:
+        """f at every run's point: params["w"] is (K, 2)."""
         return self.fn(params["w"])
+
+    def evaluate(self, params: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return {}  # the loss at every step is already exact
 
     @property
     def minimum_value(self) -> float | None:
@@ -96,7 +108,7 @@ def _quadratic(name: str, formula: str, hessian: Tensor, window: Window, **param
     hessian = hessian.to(torch.float64)
 
     def fn(w: Tensor) -> Tensor:
-        h = hessian.to(w.dtype)
+        h = hessian.to(w)  # (the dtype and device of the points)
         return 0.5 * torch.einsum("...i,ij,...j->...", w, h, w)
 
     return Surface(

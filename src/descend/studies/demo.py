@@ -34,7 +34,7 @@ def bowl_table(checkpoints: Sequence[int] = (50, 500), lr: float | None = None) 
     bowl = surfaces.get("anisotropic")
     lrs = {name: default_lr(name) if lr is None else lr for name in optim.names()}
     specs = [
-        RunSpec(bowl, OptimizerSpec(name, {"lr": rate}), max(checkpoints), (1.0, 1.0))
+        RunSpec(bowl, OptimizerSpec(name, {"lr": rate}), max(checkpoints), start=(1.0, 1.0))
         for name, rate in lrs.items()
     ]
     return [

@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from descend import experiments
-from descend.experiments.spec import ExperimentError, parse
+from descend.experiments.files import ExperimentError, parse
+from descend.studies.recipes import studies_of
 
 GOOD = textwrap.dedent(
     """\
@@ -38,18 +39,23 @@ def test_a_valid_file_gives_its_optimizers_expanded():
     experiment = parse(GOOD, "small", "small.toml")
     assert experiment.title == "A small study"
     assert experiment.surfaces == ["anisotropic", "w1**2 + 3*w2**2"]
-    assert [(o.rule, o.name) for o in experiment.optimizers] == [
-        ("sgd", None),
+    assert [(o.rule, o.label) for o in experiment.optimizers] == [
+        ("sgd", ""),  # no label chosen: the study derives one
         ("sgd", "momentum 0.5"),
         ("sgd", "momentum 0.9"),
-        ("adam", None),
+        ("adam", ""),
     ]
     assert experiment.optimizers[3].hyperparams["betas"] == (0.8, 0.99)  # a TOML list is a pair
-    assert experiment.settings == {"start": [1.0, 1.0], "steps": 20, "lr": 0.1}
+    assert experiment.settings == {
+        "surfaces": ("anisotropic", "w1**2 + 3*w2**2"),
+        "start": (1.0, 1.0),
+        "steps": 20,
+        "lr": 0.1,
+    }
 
 
 def test_a_valid_file_runs():
-    studies = parse(GOOD, "small", "small.toml").run()
+    studies = studies_of(parse(GOOD, "small", "small.toml"))
     assert [s.surface.name for s in studies] == ["anisotropic", "formula"]
     assert [len(s.results) for s in studies] == [4, 4]
     assert all(r.spec.steps == 20 for s in studies for r in s.results)

@@ -1,4 +1,4 @@
-"""Summaries of runs: where they ended, how fast, how they moved. No plotting, no I/O."""
+"""Summaries of surface runs: where they ended, how fast, how they moved."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from descend.engine.runs import RunResult
+from descend.engine.results import RunResult
 from descend.tasks.surfaces import Surface
 
 NOT_CONVERGED = -1

@@ -11,27 +11,23 @@ In Jupyter the study shows itself: its table and main figures.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import torch
-
-from descend import analysis, optim, schedules, theory
-from descend.engine import OptimizerSpec, Results, RunSpec, run
-from descend.engine.lockstep import Progress
-from descend.errors import DescendError
-from descend.experiments.calls import parse_call
-from descend.tasks.formula import surface_from
-from descend.tasks.surfaces import Surface, Window
+from descend import analysis, checks, schedules, theory
+from descend.engine import OptimizerSpec, Progress, Results, run
+from descend.experiments import vocabulary
+from descend.experiments.plans import Window, surface_plan
+from descend.studies.base import Figures, Table, number
+from descend.tasks.surfaces import Surface
 
 
 def surface(
-    surface: str | Surface,
+    surface: str,
     optimizers: Sequence[str | OptimizerSpec] = ("sgd",),
     *,
-    lr: float | Sequence[float] | None = None,
+    lr: float | Sequence[float] | str | None = None,
     steps: int = 100,
     start: Sequence[float] | None = None,
     starts: int | None = None,
@@ -44,6 +40,7 @@ def surface(
 ) -> SurfaceStudy:
     """Run each optimizer on the surface and return the study.
 
+    surface: a name ("anisotropic", "anisotropic:kappa=100") or a formula in w1, w2.
     lr: one learning rate for every optimizer that does not set its own, or a list of
     them (a sweep: every optimizer at every lr). schedule: a schedule, or a spec such as
     "cosine:T_max=50" whose lr defaults to the run's lr. start: one starting point;
@@ -52,99 +49,26 @@ def surface(
     seed: its seed, or a list of seeds (every start is run once per seed, and the table
     gives medians over them).
     """
-    task = surface if isinstance(surface, Surface) else surface_from(surface)
-    window = window or task.window
-    sweep = _as_sweep(lr)
     seeds = [seed] if isinstance(seed, int) else list(seed)
-    points = _starts(task, window, start, starts)
-    specs = []
-    for entry in _labelled(optimizers, omit={"lr"} if len(sweep) > 1 else set()):
-        for rate in sweep:
-            hyper = _with_lr(entry.hyperparams, entry.rule, rate, schedule, sweeping=len(sweep) > 1)
-            opt_spec = OptimizerSpec(entry.rule, hyper, entry.name)
-            tags = {"lr": rate} if len(sweep) > 1 else {}
-            specs += [
-                RunSpec(task, opt_spec, steps, p, s, noise, tags) for s in seeds for p in points
-            ]
+    checks.number("tolerance", tolerance, low=0.0, low_open=True)
+    task, specs = surface_plan(
+        surface,
+        optimizers,
+        lr=lr,
+        steps=steps,
+        start=start,
+        starts=starts,
+        seeds=seeds,
+        noise=noise,
+        schedule=schedule,
+        window=window,
+    )
+    built = task.build()
     results = run(specs, progress=progress)
-    return SurfaceStudy(task, results, tolerance, window, sweep if len(sweep) > 1 else None)
-
-
-def parse_optimizer(text: str) -> OptimizerSpec:
-    """'sgd:momentum=0.9,label=heavy ball' -> OptimizerSpec (validated)."""
-    rule, values = parse_call(text)
-    label = values.pop("label", None)
-    spec = OptimizerSpec(rule, values, None if label is None else str(label))
-    spec.optimizer  # noqa: B018  (build now: a bad rule or hyper-parameter fails here)
-    return spec
-
-
-def _as_sweep(lr: float | Sequence[float] | None) -> list[float | None]:
-    if lr is None or isinstance(lr, int | float):
-        return [lr]
-    values = [float(v) for v in lr]
-    if not values:
-        raise DescendError("Invalid lr: an empty list (allowed: a number or a list of numbers).")
-    return values
-
-
-def _with_lr(
-    hyper: dict[str, Any], rule: str, lr: float | None, schedule: Any, *, sweeping: bool
-) -> dict[str, Any]:
-    """The hyper-parameters of one run: the study's lr (a spec's own lr wins, unless the
-    study sweeps lr), then the schedule built around it."""
-    hyper = dict(hyper)
-    if lr is not None and ("lr" not in hyper or sweeping):
-        hyper["lr"] = lr
-    if schedule is not None:
-        if isinstance(schedule, str):
-            name, params = parse_call(schedule)
-            base = hyper.get("lr", optim.hyperparameter_defaults(rule)["lr"])
-            schedule = schedules.get(name, **{"lr": base, **params})
-        hyper["lr"] = schedule
-    return hyper
-
-
-def _labelled(optimizers: Sequence[str | OptimizerSpec], omit: set[str]) -> list[OptimizerSpec]:
-    """Each optimizer with a label: the user's, or the rule and the hyper-parameters the
-    user gave it (the study's own lr is not among them; a swept lr is left out); unique."""
-    entries = [parse_optimizer(o) if isinstance(o, str) else o for o in optimizers]
-    if not entries:
-        raise DescendError(
-            "No optimizer given (allowed: one or more of " + ", ".join(optim.names()) + ")."
-        )
-    labels: list[str] = []
-    for entry in entries:
-        label = entry.name or _derived_label(entry, omit)
-        n = sum(existing == label or existing.startswith(label + " #") for existing in labels)
-        labels.append(label if n == 0 else f"{label} #{n + 1}")
-    return [replace(e, name=label) for e, label in zip(entries, labels, strict=True)]
-
-
-def _derived_label(entry: OptimizerSpec, omit: set[str]) -> str:
-    kept = {k: v for k, v in entry.hyperparams.items() if k not in omit}
-    return optim.get(entry.rule, **kept).label if kept else entry.rule
-
-
-def _starts(
-    task: Surface, window: Window, start: Sequence[float] | None, starts: int | None
-) -> list[tuple[float, ...]]:
-    if start is not None and starts is not None:
-        raise DescendError(
-            "Give either start (one point) or starts (a number of points), not both."
-        )
-    if starts is None:
-        return [tuple(float(x) for x in (start if start is not None else task.default_start))]
-    if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
-        raise DescendError(f"Invalid starts: {starts!r} (allowed: an integer >= 1).")
-    side = max(1, round(math.sqrt(starts)))
-    (x0, x1), (y0, y1) = window
-    xs, ys = (
-        torch.linspace(x0, x1, side + 2)[1:-1],
-        torch.linspace(y0, y1, side + 2)[1:-1],
-    )  # inside
-    grid = torch.cartesian_prod(ys, xs)  # row by row: (w2, w1)
-    return [(float(w1), float(w2)) for w2, w1 in grid]
+    sweep = vocabulary.lrs(lr)
+    return SurfaceStudy(
+        built, results, tolerance, window or built.window, sweep if len(sweep) > 1 else None
+    )
 
 
 @dataclass
@@ -184,7 +108,7 @@ class SurfaceStudy:
         eig = theory.eigenvalues(self.surface.hessian)
         limits = {}
         for r in self.results:
-            h = r.spec.optimizer.optimizer.hyperparams
+            h = r.spec.optimizer.build().hyperparams
             if r.spec.optimizer.rule != "sgd" or h["nesterov"] or h["dampening"] != 0:
                 continue
             beta = float(h["momentum"])
@@ -200,7 +124,7 @@ class SurfaceStudy:
         rows = []
         eig = theory.eigenvalues(self.surface.hessian) if self.surface.hessian is not None else None
         for r in self.results:
-            h = r.spec.optimizer.optimizer.hyperparams
+            h = r.spec.optimizer.build().hyperparams
             unsuitable = not self.surface.minima or r.spec.optimizer.rule != "sgd"
             if eig is None or unsuitable or h["nesterov"] or callable(h["lr"]):
                 continue
@@ -255,22 +179,84 @@ class SurfaceStudy:
 
         steps = self.results[0].spec.steps
         curves = {
-            label: runs[0].spec.optimizer.optimizer.hyperparams["lr"]
+            label: runs[0].spec.optimizer.build().hyperparams["lr"]
             for label, runs in self.results.by_label().items()
         }
         return schedule_curves({k: v for k, v in curves.items() if callable(v)}, steps)
 
     @property
     def has_schedule(self) -> bool:
-        return any(callable(r.spec.optimizer.optimizer.hyperparams["lr"]) for r in self.results)
+        return any(callable(r.spec.optimizer.build().hyperparams["lr"]) for r in self.results)
+
+    # --- what the report and the CLI take (descend.studies.base) ---------------------
+
+    @property
+    def name(self) -> str:
+        return self.surface.name
+
+    @property
+    def title(self) -> str:
+        return f"{self.surface.label}: {self.surface.formula}"
+
+    @property
+    def description(self) -> str:
+        return ""
+
+    def tables(self) -> list[Table]:
+        """One row per optimizer (per lr in a sweep): medians over its runs."""
+        summaries = self.summaries()
+        many = any(s.runs > 1 for s in summaries)
+        minimum = self.surface.minimum_value
+        gap = "final f − f*" if minimum is not None else "final f"
+        rows = []
+        for s in summaries:
+            row: dict[str, Any] = {"optimizer": s.label}
+            if many:
+                row["runs"] = s.runs
+            row[gap] = s.final_loss - (minimum or 0.0)
+            row["distance to min"] = s.distance
+            row[f"steps to {self.tolerance:g}"] = s.steps_to_tolerance
+            if many:
+                row["reached"] = s.reached
+            row["diverged"] = s.diverged if many else bool(s.diverged)
+            for name, flips in zip(("w1", "w2"), s.sign_flips or (None, None), strict=True):
+                row[f"sign flips {name}"] = flips
+            rows.append(row)
+        formats = {f"steps to {self.tolerance:g}": _steps}
+        return [Table("summary", "Per optimizer", rows, TABLE_NOTE, formats)]
+
+    def figures(self) -> Figures:
+        """Every figure this study calls for, by file name (built when called)."""
+        figures: Figures = {"contour": self.contour, "loss": self.loss}
+        if self.many_starts:
+            figures["basins"] = self.basins
+        if self.lr_sweep is not None:
+            figures["sensitivity"] = self.sensitivity
+        if self.has_schedule:
+            figures["lr"] = self.lr_schedule
+        figures["surface"] = self.surface_3d
+        figures["descent"] = self.animation
+        return figures
 
     def save(self, out: str, *, gif: bool = True) -> dict:
-        """Every figure and the table, as files in `out` (see descend.report.save_study)."""
-        from descend.report import save_study
+        """Every figure and the table, as files in `out` (see descend.report.save)."""
+        from descend.report import save
 
-        return save_study(self, out, gif=gif)
+        return save(self, out, skip=() if gif else ("descent",))
 
     def _repr_html_(self) -> str:
-        from descend.report import study_html
+        from descend.report import notebook_html
 
-        return study_html(self)
+        return notebook_html(self, ["contour", "loss", "basins"])
+
+
+TABLE_NOTE = (
+    "Medians over the runs of each row where there are several (diverged runs left out). "
+    "steps to tol: the first step with f − f* <= tol; distance to min: from the final "
+    "point to the nearest known minimum; sign flips: how often each coordinate changed "
+    "sign (a zig-zag across a valley flips the steep one at every step)."
+)
+
+
+def _steps(value: Any) -> str:
+    return "never" if value is None else number(value)

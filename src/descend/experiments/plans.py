@@ -1,0 +1,143 @@
+"""A study's settings -> its run specs: the one path from the CLI, TOML and Python.
+
+`surface_plan` and `compare_plan` read every word through `vocabulary` (checked once),
+and return the specs the engine runs, with each run's place in the study in its tags
+("lr" in a sweep, "regime"). Studies (descend.studies) call them; nothing here runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from descend import checks
+from descend.engine import OptimizerSpec, RunSpec, TaskSpec
+from descend.errors import DescendError
+from descend.experiments import vocabulary
+
+Point = tuple[float, ...]
+Window = tuple[tuple[float, float], tuple[float, float]]
+
+
+def surface_plan(
+    surface: str | TaskSpec,
+    optimizers: Sequence[str | OptimizerSpec],
+    *,
+    lr: Any = None,
+    steps: int = 100,
+    start: Sequence[float] | None = None,
+    starts: int | None = None,
+    seeds: Sequence[int] = (0,),
+    noise: float = 0.0,
+    schedule: Any = None,
+    window: Window | None = None,
+) -> tuple[TaskSpec, list[RunSpec]]:
+    """Every optimizer at every lr, from every start, once per seed."""
+    task = vocabulary.task(surface, kind="surface")
+    built = task.build()
+    rates = vocabulary.lrs(lr)
+    sweeping = len(rates) > 1
+    entries = vocabulary.labelled(
+        [vocabulary.optimizer(o) for o in optimizers], {"lr"} if sweeping else set()
+    )
+    points = starts_of(built, window or built.window, start, starts)
+    checks.integer("steps", steps, low=1)
+    specs = []
+    for entry in entries:
+        for rate in rates:
+            spec = vocabulary.with_lr(entry, rate, schedule, sweeping=sweeping)
+            tags = {"lr": rate} if sweeping else {}
+            specs += [
+                RunSpec(task, spec, steps, start=p, seed=s, gradient_noise=noise, tags=tags)
+                for s in seeds
+                for p in points
+            ]
+    return task, specs
+
+
+def starts_of(
+    surface: Any, window: Window, start: Sequence[float] | None, starts: int | None
+) -> list[Point | None]:
+    """One start (the surface's usual one by default), or a grid of `starts` points inside
+    the window (side × side, side = round(√starts))."""
+    if start is not None and starts is not None:
+        raise DescendError(
+            "Give either start (one point) or starts (a number of points), not both.",
+            key="start",
+        )
+    if starts is None:
+        return [checks.point("start", start, 2) if start is not None else None]
+    checks.integer("starts", starts, low=1)
+    side = max(1, round(math.sqrt(starts)))
+    (x0, x1), (y0, y1) = window
+    xs = torch.linspace(x0, x1, side + 2)[1:-1]  # inside the window, off its edges
+    ys = torch.linspace(y0, y1, side + 2)[1:-1]
+    grid = torch.cartesian_prod(ys, xs)  # row by row: (w2, w1)
+    return [(float(w1), float(w2)) for w2, w1 in grid]
+
+
+def compare_plan(
+    task: str | TaskSpec,
+    optimizers: Sequence[str | OptimizerSpec],
+    *,
+    regimes: Sequence[Any] = ("full",),
+    epochs: int | None = None,
+    updates: int | None = None,
+    seeds: int | Sequence[int] = 5,
+    lr: Any = None,
+    schedule: Any = None,
+    fixed_init: bool = False,
+    drop_last: bool = False,
+    eval_every: int = 1,
+    dtype: str = "float32",
+) -> tuple[TaskSpec, list[RunSpec]]:
+    """Every optimizer at every lr under every regime, once per seed. Runs with the same
+    seed start from the same weights and, under the same regime, see the same batches;
+    `fixed_init` gives every seed the first seed's weights (only the order varies)."""
+    spec = vocabulary.task(task, kind="task")
+    if (epochs is None) == (updates is None):
+        raise DescendError(
+            "Give the budget as epochs or as updates, not both and not neither.", key="epochs"
+        )
+    chosen = [vocabulary.regime(r) for r in regimes]
+    if drop_last:
+        chosen = [
+            r if r.drop_last else type(r)(r.kind, r.batch_size, r.order, True) for r in chosen
+        ]
+    if not chosen or len({str(r) for r in chosen}) != len(chosen):
+        raise DescendError(
+            f"Invalid regimes: {regimes!r} (allowed: distinct regimes).", key="regimes"
+        )
+    run_seeds = vocabulary.seeds(seeds)
+    rates = vocabulary.lrs(lr)
+    sweeping = len(rates) > 1
+    entries = vocabulary.labelled(
+        [vocabulary.optimizer(o) for o in optimizers], {"lr"} if sweeping else set()
+    )
+    specs = []
+    for entry in entries:
+        for rate in rates:
+            opt = vocabulary.with_lr(entry, rate, schedule, sweeping=sweeping)
+            if sweeping:
+                opt = opt.relabelled(f"{entry.label} lr={rate:g}")
+            for regime in chosen:
+                tags = {"regime": str(regime), **({"lr": rate} if sweeping else {})}
+                specs += [
+                    RunSpec(
+                        spec,
+                        opt,
+                        updates,
+                        epochs,
+                        regime,
+                        seed=s,
+                        init_seed=run_seeds[0] if fixed_init else None,
+                        dtype=dtype,
+                        eval_every=eval_every,
+                        tags=tags,
+                    )
+                    for s in run_seeds
+                ]
+    return spec, specs

@@ -1,0 +1,264 @@
+"""The compare study: optimizers and data regimes on a task with data, over many seeds.
+
+    study = descend.compare("quadratic-regression", ["sgd:lr=1e-3"],
+                            regimes=["full", "minibatch:25:fixed", "minibatch:25:shuffle"],
+                            epochs=300, seeds=20)
+    study.summaries()      # one row per optimizer × regime: mean ± sd and 95 % CI over seeds
+    study.paths()          # figures: paths, landscape, minibatches, fits, curves
+    study.save("out/regimes")
+
+Runs with the same seed start from the same weights and, under the same regime, see
+the same batches, so rows are compared seed by seed (`study.paired`, claims).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from descend import analysis
+from descend.engine import (
+    OptimizerSpec,
+    Progress,
+    Regime,
+    Results,
+    RunResult,
+    RunSpec,
+    TaskSpec,
+    check_device,
+    run,
+)
+from descend.errors import DescendError
+from descend.experiments.plans import compare_plan
+from descend.studies.base import Figures, Table
+from descend.studies.claims import Claim, checked_claims
+
+
+def compare(
+    task: str | TaskSpec,
+    optimizers: Sequence[str | OptimizerSpec] = ("sgd",),
+    *,
+    regimes: Sequence[Any] = ("full",),
+    epochs: int | None = None,
+    updates: int | None = None,
+    seeds: int | Sequence[int] = 5,
+    lr: Any = None,
+    schedule: Any = None,
+    fixed_init: bool = False,
+    drop_last: bool = False,
+    eval_every: int = 1,
+    dtype: str = "float32",
+    device: str = "cpu",
+    slice: Sequence[str] | None = None,
+    checkpoint: int | None = None,
+    claims: Sequence[Claim] = (),
+    name: str = "compare",
+    title: str = "",
+    description: str = "",
+    progress: Progress | None = None,
+) -> CompareStudy:
+    """Run every optimizer (at every lr) under every regime, once per seed.
+
+    regimes: "full", "single", "minibatch:B:fixed|shuffle|replacement" (see
+    descend.engine.regimes). epochs or updates: the budget. seeds: a count or a list.
+    fixed_init: every seed starts from the first seed's weights (only the data order
+    varies). slice: the two parameters the landscape figures vary (default: the first
+    two). checkpoint: an epoch marked on the paths and reported in the tables.
+    """
+    spec, specs = compare_plan(
+        task,
+        optimizers,
+        regimes=regimes,
+        epochs=epochs,
+        updates=updates,
+        seeds=seeds,
+        lr=lr,
+        schedule=schedule,
+        fixed_init=fixed_init,
+        drop_last=drop_last,
+        eval_every=eval_every,
+        dtype=dtype,
+    )
+    claims = [_checked_claim(c, _row_names(specs)) for c in claims]
+    check_device(device)
+    results = run(specs, device=device, progress=progress)
+    study = CompareStudy(spec, results, name, title, description, claims, checkpoint)
+    study.slice_names = study.check_slice(slice)
+    return study
+
+
+def _row_names(specs: Sequence[RunSpec]) -> list[str]:
+    labels = {s.label for s in specs}
+    regimes = {str(s.regime) for s in specs}
+    names = []
+    for s in specs:
+        if len(labels) > 1 and len(regimes) > 1:
+            names.append(f"{s.label} @ {s.regime}")
+        else:
+            names.append(s.label if len(labels) > 1 else str(s.regime))
+    return list(dict.fromkeys(names))
+
+
+def _checked_claim(claim: Claim, rows: list[str]) -> Claim:
+    """The claim with its rows in their canonical form ('minibatch:25' is
+    'minibatch:25:shuffle'), refused before any run if a row is not in the study."""
+    names = []
+    for name in (claim.better, claim.than):
+        with contextlib.suppress(DescendError):  # a regime written another way
+            name = str(Regime.parse(name)) if str(Regime.parse(name)) in rows else name
+        if name not in rows:
+            raise DescendError(
+                f"Claim {claim.text!r}: no row {name!r} in this study (rows: {', '.join(rows)}).",
+                key="claims",
+            )
+        names.append(name)
+    return replace(claim, better=names[0], than=names[1])
+
+
+@dataclass
+class CompareStudy:
+    task_spec: TaskSpec
+    results: Results
+    name: str = "compare"
+    title_text: str = ""
+    description: str = ""
+    claims: list[Claim] = field(default_factory=list)
+    checkpoint: int | None = None  # an epoch
+    slice_names: tuple[str, str] | None = None
+
+    @property
+    def task(self) -> Any:
+        return self.results[0].spec.built_task
+
+    @property
+    def title(self) -> str:
+        return self.title_text or f"Compare on {self.task.label}"
+
+    def rows(self) -> dict[str, list[RunResult]]:
+        """Runs by row: 'label' with one regime, 'regime' with one label, else both."""
+        labels = self.results.labels()
+        regimes = list(dict.fromkeys(str(r.spec.regime) for r in self.results))
+        rows: dict[str, list[RunResult]] = {}
+        for r in self.results:
+            rows.setdefault(row_name(r, len(labels) > 1, len(regimes) > 1), []).append(r)
+        return {k: sorted(v, key=lambda r: r.spec.seed) for k, v in rows.items()}
+
+    # --- numbers ---------------------------------------------------------------------
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Per row: mean ± sd and 95 % CI over seeds of the final loss and distance."""
+        out = []
+        for name, runs in self.rows().items():
+            first = runs[0]
+            row: dict[str, Any] = {
+                "row": name,
+                "optimizer": first.label,
+                "regime": str(first.spec.regime),
+                "runs": len(runs),
+                "updates": first.spec.steps,
+                "diverged": sum(r.diverged for r in runs),
+            }
+            for metric in self.metrics():
+                e = analysis.estimate([final(r, metric) for r in runs])
+                row.update(
+                    {
+                        metric: e.mean,
+                        f"{metric} sd": e.sd,
+                        f"{metric} ci low": e.low,
+                        f"{metric} ci high": e.high,
+                    }
+                )
+            if self.checkpoint is not None:
+                e = analysis.estimate([at_epoch(r, "distance", self.checkpoint) for r in runs])
+                row[f"distance at epoch {self.checkpoint}"] = e.mean
+            out.append(row)
+        return out
+
+    def metrics(self) -> list[str]:
+        names = ["train_loss"]
+        if "distance" in self.results[0].evaluations:
+            names.append("distance")
+        return names
+
+    def paired(self, a: str, b: str, metric: str = "distance", epoch: int | None = None):
+        """Row a against row b, seed by seed (see descend.analysis.paired)."""
+        rows = self.rows()
+        for name in (a, b):
+            if name not in rows:
+                raise DescendError(f"Unknown row {name!r} (allowed: {', '.join(rows)}).", key="row")
+        by_seed = [{r.spec.seed: r for r in rows[n]} for n in (a, b)]
+        seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
+        values = [[at_epoch(s[seed], metric, epoch) for seed in seeds] for s in by_seed]
+        return analysis.paired(values[0], values[1], names=(a, b), metric=metric)
+
+    # --- what the report and the CLI take -------------------------------------------
+
+    def tables(self) -> list[Table]:
+        from descend.studies.compare_tables import tables
+
+        return tables(self)
+
+    def figures(self) -> Figures:
+        from descend.studies.compare_figures import figures
+
+        return figures(self)
+
+    def check_slice(self, names: Sequence[str] | None) -> tuple[str, str] | None:
+        run = self.results[0]
+        if run.trajectory is None:
+            return None
+        chosen = tuple(names) if names is not None else tuple(run.param_names[:2])
+        if len(chosen) != 2 or any(n not in run.param_names for n in chosen):
+            raise DescendError(
+                f"Invalid slice: {', '.join(map(str, chosen))} (allowed: two of "
+                f"{', '.join(run.param_names)}).",
+                key="slice",
+            )
+        return chosen  # type: ignore[return-value]
+
+    def paths(self):
+        return self.figures()["paths"]()
+
+    def save(self, out: str) -> dict:
+        from descend.report import save
+
+        return save(self, out)
+
+    def checked_claims(self):
+        return checked_claims(self)
+
+    def _repr_html_(self) -> str:
+        from descend.report import notebook_html
+
+        return notebook_html(self, ["paths", "curves"])
+
+
+def row_name(run: RunResult, many_labels: bool, many_regimes: bool) -> str:
+    if many_labels and many_regimes:
+        return f"{run.label} @ {run.spec.regime}"
+    return run.label if many_labels else str(run.spec.regime)
+
+
+def final(run: RunResult, metric: str) -> float:
+    """A metric at the end: inf for a run that diverged."""
+    return at_epoch(run, metric, None)
+
+
+def at_epoch(run: RunResult, metric: str, epoch: int | None) -> float:
+    """A metric at the evaluation after `epoch` epochs (None: the last); inf if diverged."""
+    if run.diverged:
+        return float("inf")
+    values = run.evaluations[metric]
+    if epoch is None:
+        return float(values[-1])
+    per_epoch = run.spec.updates_per_epoch or 1
+    where = (run.evaluated_at == epoch * per_epoch).nonzero()
+    if not len(where):
+        raise DescendError(
+            f"No evaluation after epoch {epoch} (evaluated every {run.spec.eval_every} "
+            f"epoch(s), {run.spec.epochs or run.spec.steps // per_epoch} in all).",
+            key="checkpoint",
+        )
+    return float(values[int(where[0])])
