@@ -1,4 +1,10 @@
+import functools
+import hashlib
+import http.server
 import re
+import socket
+import threading
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +13,9 @@ import torch
 
 from descend.errors import DescendError, UnknownNameError
 from descend.tasks import datasets
+from descend.tasks import download as download_module
 from descend.tasks.datasets import DataNotFoundError, load, names, search_folders
+from descend.tasks.download import SOURCES, DownloadError, download
 from descend.tasks.idx import IdxError, write_idx
 
 STEMS = [
@@ -253,6 +261,206 @@ def test_digits():
     torch.testing.assert_close(again.train_x, data.train_x * std + mean)
     assert torch.equal(again.test_y, data.test_y)
     assert again.train_x.min() == 0 and again.train_x.max() == 1
+
+
+# downloads, from a loopback HTTP server
+
+FILES = [f"{stem}.gz" for stem in STEMS]
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves files from a folder; /short/... announces more bytes than it sends."""
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        if self.path.startswith("/short/"):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b" + bytes(100))
+            return
+        super().do_GET()
+
+    def log_message(self, *args):  # keep pytest's output clean
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A loopback HTTP server over tmp_path/www: yields (that folder, base URL, requests)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
+    )
+    httpd.requests = []
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_port}", httpd.requests
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def md5s(folder: Path) -> dict[str, str]:
+    return {file: hashlib.md5((folder / file).read_bytes()).hexdigest() for file in FILES}
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_download_then_load(tmp_path, server):
+    www, base, requests = server
+    write_tiny_idx(www / "mnist", suffix=".gz")
+    calls = []
+    folder = download(
+        "mnist",
+        tmp_path / "data",
+        mirrors=[f"{base}/mnist/"],
+        checksums=md5s(www / "mnist"),
+        progress=lambda url, done, total: calls.append((url, done, total)),
+    )
+    assert folder == tmp_path / "data/mnist"
+    for file in FILES:
+        assert (folder / file).read_bytes() == (www / "mnist" / file).read_bytes()
+    assert leftovers(folder) == []
+    size = (folder / FILES[0]).stat().st_size
+    assert (f"{base}/mnist/{FILES[0]}", size, size) in calls
+    assert len(load("mnist", data_dir=tmp_path / "data").train_y) == 12
+    # a second download finds every file verified and fetches nothing
+    download("mnist", tmp_path / "data", mirrors=[f"{base}/mnist/"], checksums=md5s(www / "mnist"))
+    assert len(requests) == 4
+
+
+def test_a_file_that_changed_is_fetched_again(tmp_path, server):
+    www, base, requests = server
+    write_tiny_idx(www, suffix=".gz")
+    write_tiny_idx(tmp_path / "data/mnist", suffix=".gz", seed=1)  # other images, same labels
+    download("mnist", tmp_path / "data", mirrors=[base], checksums=md5s(www))
+    assert md5s(tmp_path / "data/mnist") == md5s(www)
+    assert requests == [f"/{FILES[0]}", f"/{FILES[2]}"]  # the labels were already right
+
+
+def test_checksum_mismatch_keeps_nothing(tmp_path, server):
+    www, base, _ = server
+    write_tiny_idx(www, suffix=".gz")
+    published = md5s(www)
+    (www / FILES[1]).write_bytes(b"corrupted" + (www / FILES[1]).read_bytes())
+    served = hashlib.md5((www / FILES[1]).read_bytes()).hexdigest()
+    folder = tmp_path / "data/mnist"
+    expected = (
+        f"Could not download mnist's {FILES[1]}: {base}/{FILES[1]}: checksum mismatch (MD5 "
+        f"{served}, published {published[FILES[1]]}); nothing kept. If this machine is offline"
+    )
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}"):
+        download("mnist", tmp_path / "data", mirrors=[base], checksums=published)
+    # the file verified before the failure stays; of the corrupted one, not a byte
+    assert sorted(p.name for p in folder.iterdir()) == [FILES[0]]
+
+
+def test_404_on_the_first_mirror_falls_back_to_the_second(tmp_path, server):
+    www, base, requests = server
+    write_tiny_idx(www / "good", suffix=".gz")
+    mirrors = [f"{base}/missing", f"{base}/good"]
+    folder = download("mnist", tmp_path, mirrors=mirrors, checksums=md5s(www / "good"))
+    assert md5s(folder) == md5s(www / "good")
+    assert requests[:2] == [f"/missing/{FILES[0]}", f"/good/{FILES[0]}"]
+
+
+def test_a_transfer_cut_short_falls_back(tmp_path, server):
+    www, base, _ = server
+    write_tiny_idx(www, suffix=".gz")
+    with pytest.raises(
+        DownloadError,
+        match=r"short/train-images-idx3-ubyte.gz: the transfer stopped after 102 of 100000 bytes\. If",
+    ):
+        download("mnist", tmp_path, mirrors=[f"{base}/short"], checksums=md5s(www))
+    assert not (tmp_path / "mnist").exists()
+    download("mnist", tmp_path, mirrors=[f"{base}/short", base], checksums=md5s(www))
+    assert md5s(tmp_path / "mnist") == md5s(www) and leftovers(tmp_path / "mnist") == []
+
+
+def test_unreachable_mirror_says_what_to_do(tmp_path, server):
+    www, _, _ = server
+    write_tiny_idx(www, suffix=".gz")
+    mirror = f"http://127.0.0.1:{closed_port()}/"
+    expected = (
+        f"Could not download mnist's {FILES[0]}: {mirror}{FILES[0]}: unreachable ([Errno N] "
+        "Connection refused). If this machine is offline or the mirrors are down, fetch "
+        f"{', '.join(FILES)} from {mirror} another way and put them in {tmp_path / 'mnist'} "
+        "(or in any folder, then point --data-dir or DESCEND_DATA at it)."
+    )
+    pattern = re.escape(expected).replace(
+        r"Errno\ N", r"Errno\ \d+"
+    )  # the errno differs between systems
+    with pytest.raises(DownloadError, match=f"^{pattern}$"):
+        download("mnist", tmp_path, mirrors=[mirror], checksums=md5s(www))
+    assert not (tmp_path / "mnist").exists()  # a download that fetched nothing leaves nothing
+
+
+def test_offline_with_the_published_mirrors(tmp_path, monkeypatch):
+    def offline(url, timeout):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(download_module.urllib.request, "urlopen", offline)
+    monkeypatch.setenv("DESCEND_DATA", str(tmp_path))
+    with pytest.raises(DownloadError) as caught:
+        download("fashion-mnist")
+    message = str(caught.value)
+    assert message.startswith(
+        "Could not download fashion-mnist's train-images-idx3-ubyte.gz: "
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz: "
+        "unreachable ([Errno -3] Temporary failure in name resolution); https://raw.githubusercontent"
+    )
+    assert f"put them in {tmp_path / 'fashion-mnist'} (or in any folder" in message
+    assert "t10k-labels-idx1-ubyte.gz from http://fashion-mnist.s3-website" in message
+
+
+def test_a_truncated_file_is_a_clear_error_when_loaded(tmp_path, server):
+    www, base, _ = server
+    write_tiny_idx(www, suffix=".gz")
+    (www / FILES[2]).write_bytes((www / FILES[2]).read_bytes()[:-20])
+    download("mnist", tmp_path, mirrors=[base], checksums=md5s(www))  # its MD5 is as served
+    with pytest.raises(IdxError, match=f"^{re.escape(str(tmp_path / 'mnist' / FILES[2]))}: "):
+        load("mnist", data_dir=tmp_path)
+
+
+def test_cannot_write(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(
+        DownloadError,
+        match=re.escape(
+            f"Cannot write the mnist files in {tmp_path / 'a-file/mnist'} (Not a directory): "
+            "choose another data directory (--data-dir or DESCEND_DATA)."
+        ),
+    ):
+        download("mnist", tmp_path / "a-file", mirrors=[])
+
+
+def test_names():
+    with pytest.raises(
+        UnknownNameError,
+        match=re.escape(
+            "Unknown downloadable dataset 'digits'. Known downloadable datasets: fashion-mnist, "
+            "mnist. digits ships with scikit-learn: nothing to download."
+        ),
+    ):
+        download("digits")
+
+
+def test_published_sources():
+    for source in SOURCES.values():
+        assert list(source.md5) == FILES
+        assert all(re.fullmatch("[0-9a-f]{32}", md5) for md5 in source.md5.values())
+        assert all(mirror.endswith("/") for mirror in source.mirrors)
+    assert SOURCES["mnist"].mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
 
 
 @pytest.mark.slow
