@@ -88,7 +88,9 @@ def test_normalisation_is_configurable(tmp_path, no_env):
     )
 
 
-@pytest.mark.parametrize("bad", [(0.1, 0.0), (0.1, -1.0), (float("nan"), 1.0), (1.0,), True])
+@pytest.mark.parametrize(
+    "bad", [(0.1, 0.0), (0.1, -1.0), (float("nan"), 1.0), (1.0,), True, "ab", ("a", 1), 0.5]
+)
 def test_bad_normalisation(bad):
     with pytest.raises(
         DescendError,
@@ -98,6 +100,13 @@ def test_bad_normalisation(bad):
         ),
     ):
         load("digits", normalize=bad)
+
+
+def test_images_need_a_float_dtype():
+    with pytest.raises(
+        DescendError, match=r"^Invalid dtype torch\.int64: images need a floating-point dtype\.$"
+    ):
+        load("digits", dtype=torch.int64)
 
 
 def test_dtype_and_device(tmp_path, no_env):

@@ -12,6 +12,7 @@ Where IDX files are looked for, and how to fetch them: `data_root`, `search_fold
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -130,6 +131,8 @@ def load(
     if name not in names():
         raise UnknownNameError("dataset", name, names())
     normalize = _check_normalize(normalize)
+    if not dtype.is_floating_point:
+        raise DescendError(f"Invalid dtype {dtype}: images need a floating-point dtype.")
     raw = _digits_raw() if name == "digits" else _idx_raw(name, data_dir)
     train_x, train_y, test_x, test_y = (torch.from_numpy(a).to(device) for a in raw.arrays)
     # uint8 travels to the device, 4× lighter than floats; scaled and normalised there
@@ -173,10 +176,11 @@ class _Raw:
 def _check_normalize(normalize: object) -> tuple[float, float] | bool | None:
     if normalize is None or normalize is False:
         return normalize
-    if isinstance(normalize, Sequence) and len(normalize) == 2:
-        mean, std = (float(v) for v in normalize)
-        if math.isfinite(mean) and math.isfinite(std) and std > 0:
-            return mean, std
+    if isinstance(normalize, Sequence) and not isinstance(normalize, str) and len(normalize) == 2:
+        with contextlib.suppress(TypeError, ValueError):  # not numbers: the error below
+            mean, std = (float(v) for v in normalize)
+            if math.isfinite(mean) and math.isfinite(std) and std > 0:
+                return mean, std
     raise DescendError(
         f"Invalid normalize {normalize!r}: expected None (the dataset's default), "
         f"False (keep [0, 1]) or a (mean, std) pair of finite numbers with std > 0."
