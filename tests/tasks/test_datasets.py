@@ -1,8 +1,10 @@
 import functools
 import hashlib
 import http.server
+import io
 import re
 import socket
+import ssl
 import threading
 import urllib.error
 from pathlib import Path
@@ -396,6 +398,26 @@ def test_a_transfer_cut_short_falls_back(tmp_path, server):
     assert md5s(tmp_path / "mnist") == md5s(www) and leftovers(tmp_path / "mnist") == []
 
 
+def test_a_connection_lost_mid_transfer_leaves_nothing(tmp_path, monkeypatch):
+    class Dropped(io.BytesIO):
+        length = 1000
+
+        def read(self, size=-1):
+            if self.tell():
+                raise ssl.SSLError("record layer failure")
+            return super().read(10)
+
+    monkeypatch.setattr(
+        download_module.urllib.request, "urlopen", lambda url, timeout: Dropped(bytes(1000))
+    )
+    with pytest.raises(
+        DownloadError,
+        match=r"^Could not download mnist's train-images-idx3-ubyte\.gz: http://x/train-images-idx3-ubyte\.gz: the transfer failed \(SSLError: .*record layer failure.*\)\. If",
+    ):
+        download("mnist", tmp_path, mirrors=["http://x"])
+    assert not (tmp_path / "mnist").exists()
+
+
 def test_unreachable_mirror_says_what_to_do(tmp_path, server):
     www, _, _ = server
     write_tiny_idx(www, suffix=".gz")
@@ -474,7 +496,7 @@ def test_published_sources():
 
 @pytest.mark.slow
 def test_real_mnist(monkeypatch):
-    if not (MNIST / "train-images.idx3-ubyte.gz").is_file():
+    if not MNIST.is_dir():
         pytest.skip(f"real MNIST is not at {MNIST}")
     monkeypatch.setenv("DESCEND_DATA", str(MNIST.parent))
     data = load("mnist")

@@ -167,7 +167,7 @@ def _fetch(url: str, target: Path, md5: str, progress: Progress | None, timeout:
         return f"HTTP {error.code} {error.reason}"
     except urllib.error.URLError as error:
         return f"unreachable ({error.reason})"
-    except (http.client.HTTPException, TimeoutError, ConnectionError) as error:
+    except (http.client.HTTPException, OSError) as error:  # dropped, timed out, TLS, disk full
         return f"the transfer failed ({type(error).__name__}: {error})"
     finally:
         Path(temporary).unlink(missing_ok=True)
