@@ -48,6 +48,45 @@ def sample_evenly(items: Sequence[T], limit: int) -> list[T]:
     return [items[i] for i in picks]
 
 
+def spread_runs(runs: Sequence[RunResult], limit: int) -> list[RunResult]:
+    """At most `limit` runs whose starts spread over the area the starts cover.
+
+    Striding the list instead would follow its order: a grid of starts made row by row
+    and strided by about its side picks only the diagonal w1 = w2. Runs sharing a start
+    (several seeds) count once, unless there are fewer starts than `limit`.
+    """
+    if len(runs) <= limit:
+        return list(runs)
+    by_start: dict[tuple[float, ...], list[int]] = {}
+    for i, run in enumerate(runs):
+        by_start.setdefault(tuple(run.trajectory[0].tolist()), []).append(i)
+    if len(by_start) <= limit:  # every start once, then their second runs, and so on
+        groups = list(by_start.values())
+        rounds = [g[k] for k in range(max(map(len, groups))) for g in groups if k < len(g)]
+        return [runs[i] for i in sorted(rounds[:limit])]
+    picks = spread_points(np.array(list(by_start)), limit)
+    firsts = [group[0] for group in by_start.values()]
+    return [runs[i] for i in sorted(firsts[p] for p in picks)]
+
+
+def spread_points(points: np.ndarray, limit: int) -> list[int]:
+    """Indices of at most `limit` of the (N, 2) points, one per cell of a grid laid over
+    their bounding box (cells in proportion to its sides): the point nearest each cell's
+    centre. On a regular grid of points this is a regular, coarser grid."""
+    low, span = points.min(axis=0), np.ptp(points, axis=0)
+    if span[0] == 0 or span[1] == 0:  # a line (or one point): all cells along it
+        columns, rows = (1, limit) if span[0] == 0 else (limit, 1)
+    else:
+        columns = int(np.clip(np.sqrt(limit * span[0] / span[1]), 1, limit))
+        rows = max(1, limit // columns)
+    unit = np.where(span > 0, span, 1.0)
+    scaled = (points - low) / unit  # (N, 2) in [0, 1]
+    cx, cy = (np.arange(columns) + 0.5) / columns, (np.arange(rows) + 0.5) / rows
+    centres = np.stack(np.meshgrid(cx, cy), axis=-1).reshape(-1, 2)  # (cells, 2)
+    nearest = [int(np.argmin(((scaled - c) ** 2).sum(axis=1))) for c in centres]
+    return list(dict.fromkeys(nearest))
+
+
 def label_colors(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     """One qualitative colour per label: tab10 without its red (the end marker) and grey
     (basin maps' "not converged"), then tab20's light shades, then again."""

@@ -4,8 +4,13 @@
 function that sets the figure to a step. `save_gif` writes it with Pillow (no ffmpeg),
 drawing the still background once and only the moving artists per frame (blitting):
 several times faster than matplotlib's generic writer, which redraws the whole figure
-two or three times per frame. `to_animation()` gives a matplotlib FuncAnimation, for
-notebooks (`to_jshtml()`) or any other writer.
+two or three times per frame; every frame uses one palette (see `_gif`).
+`to_animation()` gives a matplotlib FuncAnimation, for notebooks (`to_jshtml()`) or any
+other writer.
+
+What a GIF of 10 000 runs × 1 000 steps costs is bounded: at most `MAX_FRAMES` frames
+(steps evenly spaced, the last included) and at most `MAX_ANIMATED` paths per label,
+`MAX_ANIMATED_TOTAL` in all, their starts spread over the grid; the title says so.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from PIL import Image
 
 from descend.engine.runs import RunResult
 from descend.plots._common import (
+    END_COLOR,
     by_label,
     clip_to_window,
     gap_name,
@@ -35,22 +41,25 @@ from descend.plots._common import (
     panel_aspect,
     path_points,
     plot_window,
-    sample_evenly,
+    spread_runs,
     surface_title,
 )
 from descend.plots._contour import (
     DIVERGED,
     END,
+    LOCAL_MINIMUM,
     START,
     add_colorbar,
     draw_contour,
     draw_minima,
     legend_entries,
 )
+from descend.plots._gif import save_gif
 from descend.tasks.surfaces import Surface, Window
 
 MAX_FRAMES = 100
 MAX_ANIMATED = 20  # paths per label in an animation: each is redrawn every frame
+MAX_ANIMATED_TOTAL = 60  # in all: beyond, a frame is a tangle (and slow to draw)
 
 
 @dataclass
@@ -62,6 +71,7 @@ class DescentAnimation:
     steps: list[int]
     draw: Callable[[int], list[Artist]]
     fps: float = 10
+    colors: Sequence = ()  # colours that carry meaning: kept exactly in a GIF's palette
 
     def to_animation(self) -> FuncAnimation:
         return FuncAnimation(
@@ -96,9 +106,7 @@ class DescentAnimation:
         return images
 
     def save_gif(self, path: str | Path) -> None:
-        first, *rest = self.frames()
-        duration = round(1000 / self.fps)  # ms per frame
-        first.save(path, save_all=True, append_images=rest, duration=duration, loop=0)
+        save_gif(self.frames(), path, self.fps, ["white", "black", *self.colors])
 
     def _repr_html_(self) -> str:
         return self.to_animation().to_jshtml()
@@ -124,17 +132,20 @@ def descent_animation(
     ax = fig.add_subplot()
     add_colorbar(fig, draw_contour(ax, surface, window), [ax], gap_name(surface))
     draw_minima(ax, surface, window)
+    per_label = max(1, min(MAX_ANIMATED, MAX_ANIMATED_TOTAL // len(groups)))
     movers = [
         _mover(ax, run, colors[label])
         for label, group in groups.items()
-        for run in sample_evenly(group, MAX_ANIMATED)
+        for run in spread_runs(group, per_label)
     ]
     total = max(run.trajectory.shape[0] - 1 for run in runs)
+    steps = frame_steps(total, frames or MAX_FRAMES)
     diverged = any(mover.diverged for mover in movers)
     handles, names = legend_entries(colors, surface, window, diverged)
     ncols = legend_columns(names, fig.get_figwidth())
     fig.legend(handles, names, loc="outside lower center", ncols=ncols, fontsize=9)
-    fig.suptitle(mpl_text(surface_title(surface)), fontsize=11)
+    note = _shown_note(len(runs), len(movers), per_label, total, len(steps))
+    fig.suptitle(mpl_text(surface_title(surface)) + note, fontsize=11)
 
     def draw(step: int) -> list[Artist]:
         for m in movers:
@@ -153,7 +164,17 @@ def descent_animation(
     draw(total)
     fig.draw_without_rendering()
     fig.set_layout_engine("none")
-    return DescentAnimation(fig, frame_steps(total, frames or MAX_FRAMES), draw, fps)
+    key_colors = [*colors.values(), END_COLOR, DIVERGED["mfc"], LOCAL_MINIMUM["mfc"]]
+    return DescentAnimation(fig, steps, draw, fps, key_colors)
+
+
+def _shown_note(runs: int, shown: int, per_label: int, total: int, frames: int) -> str:
+    notes = []
+    if shown < runs:
+        notes.append(f"{shown} of {runs} runs shown (starts spread evenly)")
+    if frames < total + 1:
+        notes.append(f"{frames} of {total + 1} steps (evenly spaced)")
+    return "\n" + "; ".join(notes) if notes else ""
 
 
 class _Mover(NamedTuple):
