@@ -222,7 +222,10 @@ class SurfaceStudy:
 
         if overlay is None:  # one picture for a few paths, a panel each beyond that
             overlay = len(self.results.labels()) <= 4 and not self.many_starts
-        return contour_paths(self.surface, list(self.results), overlay=overlay, window=self.window)
+        sweep = "lr" if self.lr_sweep is not None else None  # panels per lr
+        return contour_paths(
+            self.surface, list(self.results), overlay=overlay, window=self.window, sweep=sweep
+        )
 
     def surface_3d(self):
         from descend.plots import surface_3d
@@ -232,7 +235,8 @@ class SurfaceStudy:
     def loss(self):
         from descend.plots import loss_curves
 
-        return loss_curves(list(self.results), self.surface)
+        sweep = "lr" if self.lr_sweep is not None else None  # a curve per lr
+        return loss_curves(list(self.results), self.surface, sweep=sweep)
 
     def animation(self, fps: int = 10):
         from descend.plots import descent_animation
