@@ -104,10 +104,11 @@ def legend_columns(names: Sequence[str], width: float, fontsize: float = 9) -> i
     return max(1, min(len(names), int(0.95 * width / entry)))
 
 
-def fading_colors(color: Sequence[float], n: int) -> np.ndarray:
-    """(n, 3) colours along a path: from a pale tint of `color` to a dark shade of it."""
+def fading_colors(color: Sequence[float], n: int, white: float = 0.6) -> np.ndarray:
+    """(n, 3) colours along a path: from a pale tint of `color` (`white` its share of
+    white) to a dark shade of it."""
     base = np.asarray(to_rgb(color))  # type: ignore[arg-type]
-    light, dark = 0.6 * np.ones(3) + 0.4 * base, 0.55 * base
+    light, dark = white * np.ones(3) + (1 - white) * base, 0.55 * base
     t = np.linspace(0.0, 1.0, n)[:, None]  # (n, 1)
     return (1 - t) * light + t * dark
 
