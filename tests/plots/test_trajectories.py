@@ -6,14 +6,19 @@ import plotly.graph_objects as go
 import pytest
 from matplotlib.animation import FuncAnimation
 from matplotlib.collections import PathCollection
-from matplotlib.colors import to_rgb
+from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.figure import Figure
 from PIL import Image
 
 from descend import schedules
 from descend.plots import DescentAnimation, contour_paths, descent_animation, surface_3d
-from descend.plots._common import MAX_PATHS, path_points
+from descend.plots._common import MAX_PATHS, label_colors, path_points
 from descend.plots.animation import frame_steps
+
+
+def by_gid(ax, gid):
+    (artist,) = [c for c in ax.collections if c.get_gid() == gid]
+    return artist
 
 
 def lines(ax, gid):
@@ -309,16 +314,26 @@ def test_animation_frames_are_limited(anisotropic, make_run, tmp_path):
 def test_animation_last_frame_shows_every_run_at_its_end(anisotropic, seed_004_runs, diverged_run):
     runs = [*seed_004_runs, diverged_run]
     anim = descent_animation(anisotropic, runs)
-    anim.draw(50)
     ax = anim.figure.axes[0]
-    heads = lines(ax, "current")
-    for head, run in zip(heads[:3], seed_004_runs, strict=True):
-        np.testing.assert_allclose(head.get_xydata()[0], run.trajectory[-1].numpy())
-        assert head.get_markerfacecolor() == "red"
-    assert heads[3].get_marker() == "X"
+    current, end, diverged = (by_gid(ax, gid) for gid in ("current", "end", "diverged"))
+    anim.draw(50)
+    assert len(current.get_offsets()) == 0
+    ends = [run.trajectory[-1].numpy() for run in seed_004_runs]
+    np.testing.assert_allclose(end.get_offsets(), ends)
+    np.testing.assert_allclose(end.get_facecolors(), [to_rgba("red")])
+    (cross,) = diverged.get_offsets()  # on the window's edge, where the run left it
+    assert -2 <= cross[0] <= 2 and abs(cross[1]) == 2
+    assert diverged.get_paths()[0] != current.get_paths()[0]  # an X, not a dot
     assert ax.get_title() == "step 50 of 50"
-    anim.draw(0)
-    assert all(head.get_marker() == "o" for head in heads)  # replays from the start
+    (path,) = by_gid(ax, "path").get_segments()[:1]
+    np.testing.assert_allclose(path, seed_004_runs[0].trajectory.numpy())
+    anim.draw(0)  # replays from the start: every run at its start, in its label's colour
+    np.testing.assert_allclose(current.get_offsets(), [[1.0, 1.0]] * 4)
+    colors = [to_rgba(c) for c in label_colors([run.label for run in runs]).values()]
+    np.testing.assert_allclose(current.get_facecolors(), colors)
+    assert len(end.get_offsets()) == len(diverged.get_offsets()) == 0
+    anim.draw(9)  # the diverged run stopped at step 9: its cross shows from then on
+    assert len(diverged.get_offsets()) == 1 and len(current.get_offsets()) == 3
     anim.figure.canvas.draw()  # rendered once, as a saved or shown animation is
 
 

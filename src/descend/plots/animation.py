@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from PIL import Image
 
 from descend.engine.runs import RunResult
@@ -36,6 +36,7 @@ from descend.plots._common import (
     gap_name,
     label_colors,
     legend_columns,
+    moved_a_pixel,
     mpl_text,
     new_figure,
     panel_aspect,
@@ -133,31 +134,23 @@ def descent_animation(
     add_colorbar(fig, draw_contour(ax, surface, window), [ax], gap_name(surface))
     draw_minima(ax, surface, window)
     per_label = max(1, min(MAX_ANIMATED, MAX_ANIMATED_TOTAL // len(groups)))
-    movers = [
-        _mover(ax, run, colors[label])
+    picked = [
+        (run, colors[label])
         for label, group in groups.items()
         for run in spread_runs(group, per_label)
     ]
+    movers = _Movers(ax, picked, window)
     total = max(run.trajectory.shape[0] - 1 for run in runs)
     steps = frame_steps(total, frames or MAX_FRAMES)
-    diverged = any(mover.diverged for mover in movers)
-    handles, names = legend_entries(colors, surface, window, diverged)
+    handles, names = legend_entries(colors, surface, window, bool(movers.diverged.any()))
     ncols = legend_columns(names, fig.get_figwidth())
     fig.legend(handles, names, loc="outside lower center", ncols=ncols, fontsize=9)
-    note = _shown_note(len(runs), len(movers), per_label, total, len(steps))
+    note = _shown_note(len(runs), len(picked), total, len(steps))
     fig.suptitle(mpl_text(surface_title(surface)) + note, fontsize=11)
 
     def draw(step: int) -> list[Artist]:
-        for m in movers:
-            k = min(step, len(m.points) - 1)
-            m.line.set_data(m.points[: k + 1, 0], m.points[: k + 1, 1])
-            m.head.set_data(*clip_to_window(m.points[k : k + 1], window).T)
-            # A run that stopped early (diverged) shows it from then on; the others turn
-            # red at the last frame, as seed 004's final point.
-            done = step >= total or (m.diverged and step >= len(m.points) - 1)
-            m.head.set(**(m.ended if done else m.moving))
         ax.set_title(f"step {step} of {total}", fontsize=10)
-        return [ax.title, *(a for m in movers for a in (m.line, m.head))]
+        return [ax.title, *movers.draw(step, total)]
 
     # Lay the figure out once, then freeze it: re-running the constrained layout at every
     # frame would cost time and make the axes jitter as the title changes.
@@ -168,7 +161,7 @@ def descent_animation(
     return DescentAnimation(fig, steps, draw, fps, key_colors)
 
 
-def _shown_note(runs: int, shown: int, per_label: int, total: int, frames: int) -> str:
+def _shown_note(runs: int, shown: int, total: int, frames: int) -> str:
     notes = []
     if shown < runs:
         notes.append(f"{shown} of {runs} runs shown (starts spread evenly)")
@@ -177,26 +170,63 @@ def _shown_note(runs: int, shown: int, per_label: int, total: int, frames: int) 
     return "\n" + "; ".join(notes) if notes else ""
 
 
-class _Mover(NamedTuple):
-    """One animated run: its points, its growing line, its current point and the two
-    styles of that point (moving, and ended: red, or the divergence cross)."""
+class _Movers:
+    """The animated runs: all their paths as one artist, their current points as another
+    (and their ends, and divergences): a frame then costs a few draw calls, not two per
+    run (60 runs × 100 frames were 12 000 calls, most of a GIF's time)."""
 
-    points: np.ndarray  # (T, 2)
-    diverged: bool
-    line: Line2D
-    head: Line2D
-    moving: dict
-    ended: dict
+    def __init__(self, ax: Axes, picked: list[tuple[RunResult, tuple]], window: Window):
+        self.paths = [path_points(run) for run, _ in picked]  # (T_i, 2) each
+        self.lengths = np.array([len(p) for p in self.paths])  # (M,)
+        # the trails keep only the points a pixel apart: a frame draws 100s, not 1000s
+        (x0, x1), (y0, y1) = window
+        self.kept = [moved_a_pixel(p, np.array([x1 - x0, y1 - y0])) for p in self.paths]
+        self.diverged = np.array([run.diverged for run, _ in picked], dtype=bool)  # (M,)
+        self.colors = np.array([to_rgba(color) for _, color in picked]).reshape(-1, 4)  # (M, 4)
+        self.window = window
+        self.trails = LineCollection([], colors=self.colors, lw=1.2, zorder=3, gid="path")
+        ax.add_collection(self.trails, autolim=False)
+        ax.plot(*np.array([p[0] for p in self.paths]).reshape(-1, 2).T, gid="start", **START)
+        # the current point: in the run's colour while it moves; red (seed 004's final
+        # point) or a cross once it has ended or diverged
+        self.current = _markers(ax, "current", marker="o", s=81, edgecolors="black", linewidths=0.8)
+        self.ends = _markers(ax, "end", **_scatter_style(END))
+        self.crosses = _markers(ax, "diverged", **_scatter_style(DIVERGED))
+
+    def draw(self, step: int, total: int) -> list[Artist]:
+        k = np.minimum(step, self.lengths - 1)  # (M,) each run's step, held at its last
+        at = np.array([p[i] for p, i in zip(self.paths, k, strict=True)]).reshape(-1, 2)
+        self.trails.set_segments(
+            [
+                np.concatenate([p[kept[kept < i]], p[i : i + 1]])  # to the current point
+                for p, kept, i in zip(self.paths, self.kept, k, strict=True)
+            ]
+        )
+        at = clip_to_window(at, self.window)  # a divergence on the window's edge
+        # A run that stopped early (diverged) shows it from then on; the others turn red
+        # at the last frame.
+        done = (step >= total) | (self.diverged & (step >= self.lengths - 1))
+        self.current.set_offsets(at[~done])
+        self.current.set_facecolors(self.colors[~done])
+        self.ends.set_offsets(at[done & ~self.diverged])
+        self.crosses.set_offsets(at[done & self.diverged])
+        return [self.trails, self.current, self.ends, self.crosses]
 
 
-def _mover(ax: Axes, run: RunResult, color: tuple) -> _Mover:
-    points = path_points(run)
-    line = ax.plot([], [], color=color, lw=1.2, gid="path", zorder=3)[0]
-    moving = dict(marker="o", ms=9, mfc=color, mec="black", mew=0.8)
-    ended = {k: v for k, v in (DIVERGED if run.diverged else END).items() if k != "zorder"}
-    head = ax.plot([], [], gid="current", zorder=6, clip_on=False, **moving)[0]
-    ax.plot(*points[0], gid="start", **START)
-    return _Mover(points, run.diverged, line, head, moving, ended)
+def _markers(ax: Axes, gid: str, **style) -> PathCollection:
+    """An empty scatter, drawn over the paths and also on the window's edge."""
+    return ax.scatter(np.zeros(0), np.zeros(0), gid=gid, zorder=6, clip_on=False, **style)
+
+
+def _scatter_style(line: dict) -> dict:
+    """A Line2D marker style (ms in points) as scatter's (s in points²)."""
+    return dict(
+        marker=line["marker"],
+        s=line["ms"] ** 2,
+        c=line["mfc"],
+        edgecolors=line["mec"],
+        linewidths=line["mew"],
+    )
 
 
 def frame_steps(total: int, frames: int) -> list[int]:

@@ -4,7 +4,7 @@ A page for 10 000 runs × 1 000 steps stays small and quick to make:
 - at most `MAX_PATHS` paths per label, their starts spread evenly (the title says so);
 - all of a label's paths in ONE trace, separated by gaps: plotly validates and
   serialises each trace on its own, and 100 traces cost seconds;
-- along a path, only the points that move at least a pixel (`PIXEL` of an axis) from
+- along a path, only the points that move at least a pixel (`moved_a_pixel`) from
   the previous one kept: a converged run's last 900 steps sit on the same pixel;
 - numbers as float32: plotly writes numpy arrays as base64 typed arrays, 4 bytes a value
   with float32 (7 significant digits), fewer bytes than the same numbers as text with 4.
@@ -29,6 +29,7 @@ from descend.plots._common import (
     gap_range,
     html_text,
     label_colors,
+    moved_a_pixel,
     path_points,
     plot_window,
     spread_runs,
@@ -38,7 +39,6 @@ from descend.plots._common import (
 from descend.plots._contour import BACKGROUND_3D, minima_in
 from descend.tasks.surfaces import Surface, Window
 
-PIXEL = 1 / 500  # of an axis's range: about a pixel of the scene on a laptop's screen
 RESOLUTION = 80  # surface grid: 80 × 80 points
 
 
@@ -155,17 +155,6 @@ class _Scene:
             customdata=step.astype(np.uint16 if step.max() < 2**16 else np.int32),
             hovertemplate="step %{customdata}<br>w1 %{x:.4g}<br>w2 %{y:.4g}<br>f %{z:.4g}",
         )
-
-
-def moved_a_pixel(xyz: np.ndarray, span: np.ndarray) -> np.ndarray:
-    """Indices of the (T, 3) points that land on another pixel than the point before
-    (pixels: `PIXEL` of each axis's `span`), the first and the last always included.
-    Points outside the window (NaN) count as a move: the gaps they make are kept."""
-    cells = np.floor(xyz / (span * PIXEL))  # (T, 3)
-    moved = np.ones(len(xyz), dtype=bool)
-    moved[1:] = (cells[1:] != cells[:-1]).any(axis=1)  # NaN != NaN: kept
-    moved[-1] = True
-    return moved.nonzero()[0]
 
 
 # plotly markers: (symbol, size, fill, outline)

@@ -73,7 +73,7 @@ def contour_paths(
     colors = label_colors(list(groups))
     panels, sweep_note = _panels(runs, groups, overlay, sweep)
     shown = [(name, {k: spread_runs(g, MAX_PATHS) for k, g in by.items()}) for name, by in panels]
-    with_lr = _lr_varies(runs) if lr_panel is None else lr_panel
+    with_lr = _lr_varies(groups) if lr_panel is None else lr_panel
     fig, axes, lr_ax = _layout(len(panels), with_lr, panel_aspect(window))
     for ax, (name, by) in zip(axes, shown, strict=True):
         filled = draw_contour(ax, surface, window)
@@ -129,9 +129,10 @@ def _layout(panels: int, lr_panel: bool, aspect: float) -> tuple[Figure, list[Ax
     return fig, axes, lr_ax
 
 
-def _lr_varies(runs: Sequence[RunResult]) -> bool:
-    for run in runs:
-        lr = run.lr[run.lr.isfinite()]
+def _lr_varies(groups: dict[str, list[RunResult]]) -> bool:
+    """Whether the lr the panel would draw (each label's first run's) changes."""
+    for group in groups.values():
+        lr = group[0].lr[group[0].lr.isfinite()]
         if len(lr) and float(lr.max() - lr.min()) > 1e-12 * float(lr.abs().max()):
             return True
     return False
