@@ -309,6 +309,22 @@ def test_animation_frames_are_limited(anisotropic, make_run, tmp_path):
     anim.save_gif(tmp_path / "short.gif")
     with Image.open(tmp_path / "short.gif") as gif:
         assert gif.n_frames == 12
+    assert "12 of 151 steps" in anim.figure._suptitle.get_text()
+
+
+def test_animation_of_many_runs_moves_a_few_spread_over_the_starts(
+    anisotropic, make_straight_run, tmp_path
+):
+    runs = grid_of_runs(anisotropic, make_straight_run, side=12, steps=1000)  # 144 runs
+    anim = descent_animation(anisotropic, runs)
+    ax = anim.figure.axes[0]
+    starts = lines(ax, "start")[0].get_xydata()
+    assert len(starts) == 20 and len(np.unique(starts[:, 0])) == 4  # 4 × 5 of the grid
+    assert len(by_gid(ax, "path").get_segments()) == 20
+    title = anim.figure._suptitle.get_text()
+    assert "20 of 144 runs shown" in title and "100 of 1001 steps" in title
+    anim.save_gif(tmp_path / "many.gif")
+    assert (tmp_path / "many.gif").stat().st_size < 1_000_000  # one palette: deltas compress
 
 
 def test_animation_last_frame_shows_every_run_at_its_end(anisotropic, seed_004_runs, diverged_run):
