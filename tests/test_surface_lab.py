@@ -119,8 +119,16 @@ def test_bad_input_is_refused_clearly(call, error, message):
 def test_save_writes_every_figure_and_the_table(tmp_path):
     study = descend.surface("anisotropic", ["sgd", "sgd:momentum=0.9"], lr=0.1, steps=20)
     written = study.save(tmp_path / "out")
-    assert set(written) == {"contour", "loss", "surface", "descent", "summary.csv", "table"}
-    for name in ("contour", "loss"):
+    assert set(written) == {
+        "contour",
+        "loss",
+        "surface",
+        "surface3d",
+        "descent",
+        "summary.csv",
+        "table",
+    }
+    for name in ("contour", "loss", "surface3d"):
         with Image.open(written[name]) as image:
             assert image.format == "PNG" and min(image.size) > 300
     with Image.open(written["descent"]) as gif:

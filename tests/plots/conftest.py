@@ -57,8 +57,10 @@ def descend_run(
     start: tuple[float, float] = (1.0, 1.0),
     steps: int = 50,
     name: str | None = None,
+    tags: dict | None = None,
 ) -> RunResult:
-    """`steps` updates of `rule` from `start`, recorded as the engine records them."""
+    """`steps` updates of `rule` from `start`, recorded as the engine records them; `tags`
+    as a sweep sets them (e.g. {"lr": 0.1})."""
     optimizer = descend.optim.get(rule, **hyperparams)
     w = torch.tensor(start, dtype=torch.float64)
     state = optimizer.init({"w": w})
@@ -79,7 +81,9 @@ def descend_run(
         if not math.isfinite(float(loss[t + 1])) or float(loss[t + 1]) > limit:
             diverged_at = t + 1
             break
-    spec = RunSpec(surface, OptimizerSpec(rule, hyperparams, name), steps, start=start)
+    spec = RunSpec(
+        surface, OptimizerSpec(rule, hyperparams, name), steps, start=start, tags=tags or {}
+    )
     return RunResult(spec, trajectory, loss, lrs, diverged_at, wall_time=0.0)
 
 
@@ -129,7 +133,7 @@ def diverged_run(anisotropic: Surface) -> RunResult:
 
 @pytest.fixture
 def make_run():
-    """descend_run(surface, rule, hyperparams, start=(1, 1), steps=50, name=None)."""
+    """descend_run(surface, rule, hyperparams, start=(1, 1), steps=50, name=None, tags=None)."""
     return descend_run
 
 

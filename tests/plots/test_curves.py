@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from descend import schedules
@@ -28,9 +29,23 @@ def test_loss_curves_one_log_curve_per_label(anisotropic, seed_004_runs):
     assert ax.get_yscale() == "log"
     curves = lines(ax, "loss")
     assert legend_texts(ax) == [run.label for run in seed_004_runs]
+    floor = 9.0 * np.finfo(np.float64).eps  # eps × f(1, 1): below, float64 shows rounding
     for line, run in zip(curves, seed_004_runs, strict=True):
-        np.testing.assert_allclose(line.get_ydata(), run.loss.numpy())  # f* = 0 here
+        np.testing.assert_allclose(line.get_ydata(), np.maximum(run.loss.numpy(), floor))  # f* = 0
     assert ax.get_ylabel() == "f − f*"
+
+
+def test_losses_beyond_float64_precision_do_not_stretch_the_axis(anisotropic, make_straight_run):
+    """Seed 004's RMSProp β=0.99 reaches f = 1e-120: the axis stops near eps × f(start)."""
+    run = make_straight_run(anisotropic, (1.0, 1.0), (0.0, 0.0), steps=4)
+    run.loss[-1] = 1e-120
+    fig = loss_curves([run], anisotropic)
+    (ax,) = fig.axes
+    fig.canvas.draw()
+    floor = 9.0 * np.finfo(np.float64).eps
+    assert lines(ax, "loss")[0].get_ydata()[-1] == pytest.approx(floor)
+    assert floor / 10 < ax.get_ylim()[0] <= floor
+    assert any("below float64 precision drawn at 2.0e-15" in t.get_text() for t in ax.texts)
 
 
 def test_loss_curves_subtract_the_known_minimum(double_well, make_run):
@@ -92,6 +107,71 @@ def test_without_a_surface_the_loss_itself_is_drawn(seed_004_runs):
     (ax,) = loss_curves(seed_004_runs).axes
     assert ax.get_ylabel() == "f"
     np.testing.assert_allclose(lines(ax, "loss")[0].get_ydata(), seed_004_runs[0].loss.numpy())
+
+
+# --- loss_curves of a sweep --------------------------------------------------------------
+
+
+def lr_sweep(surface, make_run, lrs, names=("GD", "momentum"), starts=((1.0, 1.0),)):
+    """Runs of a sweep as the surface study makes them: labels without the lr, the lr in
+    the tags."""
+    momenta = dict(zip(names, (0.0, 0.9), strict=False))
+    return [
+        make_run(
+            surface, "sgd", {"lr": lr, "momentum": momenta[name]}, start, name=name, tags={"lr": lr}
+        )
+        for name in names
+        for lr in lrs
+        for start in starts
+    ]
+
+
+def test_a_sweep_gives_a_panel_per_label_and_a_curve_per_lr(anisotropic, make_run):
+    lrs = [0.2, 0.01, 0.03, 0.1, 0.003]  # 0.2 diverges without momentum
+    runs = lr_sweep(anisotropic, make_run, lrs)
+    fig = loss_curves(runs, anisotropic, sweep="lr")
+    panels = [ax for ax in fig.axes if lines(ax, "loss")]
+    assert [ax.get_title() for ax in panels] == ["GD", "momentum"]
+    gd = lines(panels[0], "loss")
+    assert len(gd) == 5
+    by_lr = sorted((run for run in runs if run.label == "GD"), key=lambda r: r.spec.tags["lr"])
+    for line, run in zip(gd, by_lr, strict=True):  # drawn from the smallest lr up
+        finite = np.isfinite(line.get_ydata())
+        np.testing.assert_allclose(line.get_ydata()[finite], run.loss.numpy()[finite])
+    colors = [to_rgb(line.get_color()) for line in gd]
+    assert len(set(colors)) == 5
+    brightness = [sum(c) for c in colors]
+    assert brightness == sorted(brightness)  # viridis: dark (small lr) to light (large)
+    (bar,) = [ax for ax in fig.axes if ax.get_ylabel() == "learning rate"]
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["0.003", "0.01", "0.03", "0.1", "0.2"]
+    (cross,) = lines(panels[0], "diverged")  # GD at lr 0.2
+    assert cross.get_xdata()[0] == by_lr[-1].diverged_at
+    assert "one curve per learning rate" in fig._suptitle.get_text()
+
+
+def test_a_long_sweep_shows_a_few_lrs_ends_included(anisotropic, make_run):
+    lrs = list(np.geomspace(0.001, 0.1, 20))
+    fig = loss_curves(lr_sweep(anisotropic, make_run, lrs, names=("GD",)), anisotropic, sweep="lr")
+    (ax, bar) = fig.axes
+    assert len(lines(ax, "loss")) == 12
+    ticks = [float(t.get_text()) for t in bar.get_yticklabels()]
+    assert ticks[0] == 0.001 and ticks[-1] == 0.1
+    assert "12 of 20 values shown" in fig._suptitle.get_text()
+
+
+def test_a_sweep_with_many_starts_draws_the_median_per_lr(anisotropic, make_run):
+    starts = ((1.0, 1.0), (0.5, -1.0), (-1.5, 0.2))
+    runs = lr_sweep(anisotropic, make_run, [0.01, 0.05], names=("GD",), starts=starts)
+    (ax, _) = loss_curves(runs, anisotropic, sweep="lr").axes
+    for line, at_lr in zip(lines(ax, "loss"), (runs[:3], runs[3:]), strict=True):
+        expected = np.median(np.stack([run.loss.numpy() for run in at_lr]), axis=0)
+        np.testing.assert_allclose(line.get_ydata(), expected)
+    assert "(median of 3 runs)" in ax.figure._suptitle.get_text()
+
+
+def test_a_sweep_needs_the_tag_on_every_run(anisotropic, seed_004_runs):
+    with pytest.raises(ValueError, match="has no tag 'lr' to sweep over"):
+        loss_curves(seed_004_runs, anisotropic, sweep="lr")
 
 
 # --- lr_sensitivity ------------------------------------------------------------------------

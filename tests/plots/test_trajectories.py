@@ -6,13 +6,19 @@ import plotly.graph_objects as go
 import pytest
 from matplotlib.animation import FuncAnimation
 from matplotlib.collections import PathCollection
+from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.figure import Figure
 from PIL import Image
 
 from descend import schedules
 from descend.plots import DescentAnimation, contour_paths, descent_animation, surface_3d
+from descend.plots._common import MAX_PATHS, label_colors, path_points
 from descend.plots.animation import frame_steps
-from descend.plots.trajectories import MAX_PATHS
+
+
+def by_gid(ax, gid):
+    (artist,) = [c for c in ax.collections if c.get_gid() == gid]
+    return artist
 
 
 def lines(ax, gid):
@@ -71,13 +77,16 @@ def test_panels_one_per_label_sharing_axes(anisotropic, seed_004_runs):
 
 
 def test_many_runs_draw_at_most_max_paths_per_label_and_say_so(anisotropic, make_straight_run):
-    grid = [(x, y) for x in np.linspace(-1.5, 1.5, 12) for y in np.linspace(-1.5, 1.5, 10)]
+    grid = [(x, y) for y in np.linspace(-1.5, 1.5, 10) for x in np.linspace(-1.5, 1.5, 12)]
     runs = [make_straight_run(anisotropic, start, (0.0, 0.0)) for start in grid]  # 120
     fig = contour_paths(anisotropic, runs)
     (ax,) = path_axes(fig)
-    assert len(lines(ax, "path")) == MAX_PATHS
-    assert f"{MAX_PATHS} of 120 runs shown" in fig._suptitle.get_text()
+    paths = lines(ax, "path")
+    assert 40 <= len(paths) <= MAX_PATHS
+    assert f"{len(paths)} of 120 runs shown" in fig._suptitle.get_text()
     assert not [c for c in ax.collections if isinstance(c, PathCollection)]  # thin lines only
+    starts = np.array([path.get_xydata()[0] for path in paths])  # spread over both axes
+    assert len(np.unique(starts[:, 0])) >= 6 and len(np.unique(starts[:, 1])) >= 6
 
 
 def test_diverged_path_stops_and_its_divergence_is_marked_inside_the_window(
@@ -109,6 +118,28 @@ def test_lr_panel_appears_when_the_lr_changes(anisotropic, make_run, seed_004_ru
     assert not any(lines(ax, "lr") for ax in contour_paths(anisotropic, seed_004_runs).axes)
     forced = contour_paths(anisotropic, seed_004_runs, lr_panel=True)
     assert any(lines(ax, "lr") for ax in forced.axes)
+
+
+def test_a_sweep_gives_a_panel_per_lr_with_every_label(anisotropic, make_run):
+    lrs = list(np.geomspace(0.003, 0.3, 12))
+    runs = [
+        make_run(anisotropic, "sgd", {"lr": lr, "momentum": m}, name=name, tags={"lr": lr})
+        for name, m in (("GD", 0.0), ("momentum", 0.9))
+        for lr in lrs
+    ]
+    fig = contour_paths(anisotropic, runs, sweep="lr")
+    axes = path_axes(fig)
+    assert len(axes) == 9
+    assert axes[0].get_title() == "lr = 0.003" and axes[-1].get_title() == "lr = 0.3"
+    for ax in axes:
+        lr = float(ax.get_title().removeprefix("lr = "))
+        gd, momentum = (r for r in runs if abs(r.spec.tags["lr"] - lr) < 0.01 * lr)
+        gd_path, momentum_path = lines(ax, "path")
+        np.testing.assert_allclose(gd_path.get_xydata(), path_points(gd))
+        np.testing.assert_allclose(momentum_path.get_xydata(), path_points(momentum))
+        assert gd_path.get_color() != momentum_path.get_color()  # the labels' colours
+    assert "9 of 12 values of the learning rate shown" in fig._suptitle.get_text()
+    assert legend_texts(fig)[:2] == ["GD", "momentum"]
 
 
 def test_labels_with_dollar_signs_are_drawn_as_text(anisotropic, make_run):
@@ -153,9 +184,56 @@ def test_surface_3d_paths_lie_on_the_surface_lifted_only_slightly(anisotropic, s
     fig = surface_3d(anisotropic, seed_004_runs)
     height = np.ptp(np.asarray(fig.data[0].z))
     for trace, run in zip(fig.data[1:4], seed_004_runs, strict=True):
-        lift = np.asarray(trace.z) - anisotropic(run.trajectory).numpy()
+        steps = np.asarray(trace.customdata)  # the step of each point drawn
+        lift = np.asarray(trace.z) - anisotropic(run.trajectory[steps]).numpy()
         assert np.all(lift > 0)
         assert np.all(lift < 0.01 * height)  # not seed 000's +1/+2
+
+
+def grid_of_runs(surface, make_run, side=10, steps=300, name="straight"):
+    axis = np.linspace(-1.8, 1.8, side)
+    return [
+        make_run(surface, (float(x), float(y)), (0.0, 0.0), steps=steps, name=name)
+        for y in axis
+        for x in axis
+    ]
+
+
+def test_surface_3d_draws_each_labels_paths_as_one_trace(anisotropic, make_straight_run):
+    runs = [
+        *grid_of_runs(anisotropic, make_straight_run, name="a"),
+        *grid_of_runs(anisotropic, make_straight_run, name="b"),
+    ]
+    fig = surface_3d(anisotropic, runs, window=((-2.0, 2.0), (-2.0, 2.0)), max_paths=20)
+    a, b = scatters(fig, "lines+markers")
+    assert (a.name, b.name) == ("a", "b")
+    x = np.asarray(a.x, dtype=float)
+    paths = np.split(np.arange(len(x)), np.flatnonzero(np.isnan(x)))  # NaN: between paths
+    assert len(paths) == 20  # 4 × 5 starts spread over the 10 × 10 grid
+    assert "40 of 200 runs shown" in fig.layout.title.text
+    starts = next(t for t in fig.data if t.name == "start")
+    assert len(starts.x) == 40 and len(np.unique(np.round(starts.x, 3))) == 4
+
+
+def test_surface_3d_keeps_only_points_a_pixel_apart(anisotropic, make_run):
+    """GD on the bowl converges: its last hundreds of steps sit on one pixel."""
+    run = make_run(anisotropic, "sgd", {"lr": 0.05}, start=(1.5, 1.0), steps=600)
+    (path,) = scatters(surface_3d(anisotropic, [run]), "lines+markers")
+    steps = np.asarray(path.customdata)
+    assert steps[0] == 0 and steps[-1] == 600 and np.all(np.diff(steps) > 0)
+    assert len(steps) < 200
+    np.testing.assert_allclose(path.x, run.trajectory[steps, 0].numpy(), rtol=1e-6, atol=1e-7)
+    fade = np.asarray(path.marker.color)  # light to dark along the path, as in seed 004
+    assert fade[0] == 0 and fade[-1] == 255 and np.all(np.diff(fade.astype(int)) >= 0)
+    light, dark = (c[1] for c in path.marker.colorscale)
+    assert sum(map(int, light[4:-1].split(","))) > sum(map(int, dark[4:-1].split(",")))
+
+
+def test_surface_3d_page_of_many_runs_stays_small(anisotropic, make_straight_run):
+    runs = grid_of_runs(anisotropic, make_straight_run, side=40, steps=1000)  # 1 600 runs
+    fig = surface_3d(anisotropic, runs)
+    assert len(fig.data) <= 6  # surface, paths, start, end, minimum
+    assert len(fig.to_json()) < 500_000  # bytes (3.2 MB before); plotly.js itself adds 4.8 MB
 
 
 def test_surface_3d_leaves_out_points_outside_the_window(anisotropic, diverged_run):
@@ -192,27 +270,86 @@ def test_animation_saves_as_gif_one_frame_per_step(anisotropic, make_run, tmp_pa
         assert gif.info["duration"] == 50  # ms: 20 frames per second
 
 
+def gif_frames(path, indices):
+    with Image.open(path) as gif:
+        frames = []
+        for i in indices:
+            gif.seek(i)
+            frames.append(np.asarray(gif.convert("RGB")))
+        return frames
+
+
+def test_gif_colours_stay_the_same_from_frame_to_frame(anisotropic, make_run, tmp_path):
+    """One palette for every frame: a legend swatch keeps its colour (it changed from
+    brown to orange to red when each frame had its own palette)."""
+    runs = [
+        make_run(anisotropic, "sgd", {"lr": 0.1, "momentum": m}, steps=50, name=f"α={m}")
+        for m in (0.0, 0.1, 0.9)
+    ]
+    anim = descent_animation(anisotropic, runs)
+    anim.save_gif(tmp_path / "descent.gif")
+    frames = gif_frames(tmp_path / "descent.gif", (0, 1, 25, 50))
+    legend = anim.figure.legends[0]
+    height = frames[0].shape[0]
+    (x0, y0), (x1, y1) = legend.get_window_extent().get_points().round().astype(int)
+    boxes = [frame[height - y1 : height - y0, x0:x1] for frame in frames]  # rows from the top
+    assert all(np.array_equal(boxes[0], box) for box in boxes[1:])
+    names = [text.get_text() for text in legend.get_texts()]
+    for name in ("α=0.1", "end"):  # the swatch's centre: its marker, in the label's colour
+        handle = legend.legend_handles[names.index(name)]
+        (cx, cy) = handle.get_window_extent().get_points().mean(axis=0).round().astype(int)
+        expected = to_rgb(handle.get_markerfacecolor())
+        for frame in frames:
+            np.testing.assert_allclose(frame[height - cy, cx] / 255, expected, atol=0.02)
+
+
 def test_animation_frames_are_limited(anisotropic, make_run, tmp_path):
     run = make_run(anisotropic, "sgd", {"lr": 0.01}, steps=150)
     anim = descent_animation(anisotropic, [run], frames=12)
     anim.save_gif(tmp_path / "short.gif")
     with Image.open(tmp_path / "short.gif") as gif:
         assert gif.n_frames == 12
+    assert "12 of 151 steps" in anim.figure._suptitle.get_text()
+
+
+def test_animation_of_many_runs_moves_a_few_spread_over_the_starts(
+    anisotropic, make_straight_run, tmp_path
+):
+    runs = grid_of_runs(anisotropic, make_straight_run, side=12, steps=1000)  # 144 runs
+    anim = descent_animation(anisotropic, runs)
+    ax = anim.figure.axes[0]
+    starts = lines(ax, "start")[0].get_xydata()
+    assert len(starts) == 20 and len(np.unique(starts[:, 0])) == 4  # 4 × 5 of the grid
+    assert len(by_gid(ax, "path").get_segments()) == 20
+    title = anim.figure._suptitle.get_text()
+    assert "20 of 144 runs shown" in title and "100 of 1001 steps" in title
+    anim.save_gif(tmp_path / "many.gif")
+    assert (tmp_path / "many.gif").stat().st_size < 1_000_000  # one palette: deltas compress
 
 
 def test_animation_last_frame_shows_every_run_at_its_end(anisotropic, seed_004_runs, diverged_run):
     runs = [*seed_004_runs, diverged_run]
     anim = descent_animation(anisotropic, runs)
-    anim.draw(50)
     ax = anim.figure.axes[0]
-    heads = lines(ax, "current")
-    for head, run in zip(heads[:3], seed_004_runs, strict=True):
-        np.testing.assert_allclose(head.get_xydata()[0], run.trajectory[-1].numpy())
-        assert head.get_markerfacecolor() == "red"
-    assert heads[3].get_marker() == "X"
+    current, end, diverged = (by_gid(ax, gid) for gid in ("current", "end", "diverged"))
+    anim.draw(50)
+    assert len(current.get_offsets()) == 0
+    ends = [run.trajectory[-1].numpy() for run in seed_004_runs]
+    np.testing.assert_allclose(end.get_offsets(), ends)
+    np.testing.assert_allclose(end.get_facecolors(), [to_rgba("red")])
+    (cross,) = diverged.get_offsets()  # on the window's edge, where the run left it
+    assert -2 <= cross[0] <= 2 and abs(cross[1]) == 2
+    assert diverged.get_paths()[0] != current.get_paths()[0]  # an X, not a dot
     assert ax.get_title() == "step 50 of 50"
-    anim.draw(0)
-    assert all(head.get_marker() == "o" for head in heads)  # replays from the start
+    (path,) = by_gid(ax, "path").get_segments()[:1]
+    np.testing.assert_allclose(path, seed_004_runs[0].trajectory.numpy())
+    anim.draw(0)  # replays from the start: every run at its start, in its label's colour
+    np.testing.assert_allclose(current.get_offsets(), [[1.0, 1.0]] * 4)
+    colors = [to_rgba(c) for c in label_colors([run.label for run in runs]).values()]
+    np.testing.assert_allclose(current.get_facecolors(), colors)
+    assert len(end.get_offsets()) == len(diverged.get_offsets()) == 0
+    anim.draw(9)  # the diverged run stopped at step 9: its cross shows from then on
+    assert len(diverged.get_offsets()) == 1 and len(current.get_offsets()) == 3
     anim.figure.canvas.draw()  # rendered once, as a saved or shown animation is
 
 

@@ -8,9 +8,12 @@ headless with Agg.
 """
 
 from descend.plots.animation import DescentAnimation, descent_animation
-from descend.plots.curves import loss_curves, lr_sensitivity, schedule_curves
+from descend.plots.curves import lr_sensitivity, schedule_curves
 from descend.plots.landscapes import Basins, basin_grid, basin_map
-from descend.plots.trajectories import contour_paths, surface_3d
+from descend.plots.losses import loss_curves
+from descend.plots.panels3d import surface_panels_3d
+from descend.plots.surface3d import surface_3d
+from descend.plots.trajectories import contour_paths
 
 __all__ = [
     "Basins",
@@ -23,4 +26,5 @@ __all__ = [
     "lr_sensitivity",
     "schedule_curves",
     "surface_3d",
+    "surface_panels_3d",
 ]

@@ -22,6 +22,7 @@ T = TypeVar("T")
 MAX_PATHS = 50  # paths drawn per label: more is slower and no more legible
 END_COLOR = "red"  # the final point, red as in seed 004: no label gets this colour
 GREY = "#b0b0b0"  # "did not converge" in basin maps: no label gets it either
+PIXEL = 1 / 500  # of an axis's range: about a pixel of a figure or a 3-D scene on screen
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -48,6 +49,45 @@ def sample_evenly(items: Sequence[T], limit: int) -> list[T]:
     return [items[i] for i in picks]
 
 
+def spread_runs(runs: Sequence[RunResult], limit: int) -> list[RunResult]:
+    """At most `limit` runs whose starts spread over the area the starts cover.
+
+    Striding the list instead would follow its order: a grid of starts made row by row
+    and strided by about its side picks only the diagonal w1 = w2. Runs sharing a start
+    (several seeds) count once, unless there are fewer starts than `limit`.
+    """
+    if len(runs) <= limit:
+        return list(runs)
+    by_start: dict[tuple[float, ...], list[int]] = {}
+    for i, run in enumerate(runs):
+        by_start.setdefault(start_key(run), []).append(i)
+    if len(by_start) <= limit:  # every start once, then their second runs, and so on
+        groups = list(by_start.values())
+        rounds = [g[k] for k in range(max(map(len, groups))) for g in groups if k < len(g)]
+        return [runs[i] for i in sorted(rounds[:limit])]
+    picks = spread_points(np.array(list(by_start)), limit)
+    firsts = [group[0] for group in by_start.values()]
+    return [runs[i] for i in sorted(firsts[p] for p in picks)]
+
+
+def spread_points(points: np.ndarray, limit: int) -> list[int]:
+    """Indices of at most `limit` of the (N, 2) points, one per cell of a grid laid over
+    their bounding box (cells in proportion to its sides): the point nearest each cell's
+    centre. On a regular grid of points this is a regular, coarser grid."""
+    low, span = points.min(axis=0), np.ptp(points, axis=0)
+    if span[0] == 0 or span[1] == 0:  # a line (or one point): all cells along it
+        columns, rows = (1, limit) if span[0] == 0 else (limit, 1)
+    else:
+        columns = int(np.clip(np.sqrt(limit * span[0] / span[1]), 1, limit))
+        rows = max(1, limit // columns)
+    unit = np.where(span > 0, span, 1.0)
+    scaled = (points - low) / unit  # (N, 2) in [0, 1]
+    cx, cy = (np.arange(columns) + 0.5) / columns, (np.arange(rows) + 0.5) / rows
+    centres = np.stack(np.meshgrid(cx, cy), axis=-1).reshape(-1, 2)  # (cells, 2)
+    nearest = [int(np.argmin(((scaled - c) ** 2).sum(axis=1))) for c in centres]
+    return list(dict.fromkeys(nearest))
+
+
 def label_colors(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     """One qualitative colour per label: tab10 without its red (the end marker) and grey
     (basin maps' "not converged"), then tab20's light shades, then again."""
@@ -65,10 +105,11 @@ def legend_columns(names: Sequence[str], width: float, fontsize: float = 9) -> i
     return max(1, min(len(names), int(0.95 * width / entry)))
 
 
-def fading_colors(color: Sequence[float], n: int) -> np.ndarray:
-    """(n, 3) colours along a path: from a pale tint of `color` to a dark shade of it."""
+def fading_colors(color: Sequence[float], n: int, white: float = 0.6) -> np.ndarray:
+    """(n, 3) colours along a path: from a pale tint of `color` (`white` its share of
+    white) to a dark shade of it."""
     base = np.asarray(to_rgb(color))  # type: ignore[arg-type]
-    light, dark = 0.6 * np.ones(3) + 0.4 * base, 0.55 * base
+    light, dark = white * np.ones(3) + (1 - white) * base, 0.55 * base
     t = np.linspace(0.0, 1.0, n)[:, None]  # (n, 1)
     return (1 - t) * light + t * dark
 
@@ -99,13 +140,39 @@ def path_points(run: RunResult) -> np.ndarray:
     return trajectory[: max(end, 1)]
 
 
+def start_key(run: RunResult) -> tuple[float, ...]:
+    """Where the run started: its spec's start, without touching the trajectory
+    (converting 10 000 trajectories of 1 000 steps to find their first points takes 0.3 s)."""
+    if run.spec.start is not None:
+        return tuple(run.spec.start)
+    return tuple(run.trajectory[0].tolist())
+
+
+def start_of(run: RunResult) -> np.ndarray:
+    """(2,) where the run started (see `start_key`)."""
+    return np.asarray(start_key(run), dtype=float)
+
+
+def moved_a_pixel(points: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Indices of the (T, d) points that land on another pixel than the point before
+    (pixels: `PIXEL` of each axis's `span`), the first and the last always included: a
+    converged run's last 900 steps sit on one pixel, and drawing them costs time (and
+    bytes in a page) for nothing. Points outside the window (NaN) count as moving: the
+    gaps they make are kept."""
+    cells = np.floor(points / (np.asarray(span) * PIXEL))  # (T, d)
+    moved = np.ones(len(points), dtype=bool)
+    moved[1:] = (cells[1:] != cells[:-1]).any(axis=1)  # NaN != NaN: kept
+    moved[-1] = True
+    return moved.nonzero()[0]
+
+
 def plot_window(surface: Surface, runs: Sequence[RunResult], window: Window | None) -> Window:
     """`window` if given; else the surface's, widened to hold every start."""
     if window is not None:
         return window
     (x0, x1), (y0, y1) = surface.window
     if runs:
-        starts = np.array([path_points(run)[0] for run in runs])  # (N, 2)
+        starts = np.array([start_of(run) for run in runs])  # (N, 2)
         x0, x1 = min(x0, starts[:, 0].min()), max(x1, starts[:, 0].max())
         y0, y1 = min(y0, starts[:, 1].min()), max(y1, starts[:, 1].max())
     return (float(x0), float(x1)), (float(y0), float(y1))

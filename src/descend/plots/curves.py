@@ -1,8 +1,8 @@
-"""Curves against the step or the learning rate: losses, lr sensitivity, schedules."""
+"""Curves against the learning rate or the step: lr sensitivity, schedules (the loss
+curves are in `losses`)."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -10,55 +10,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from descend.analysis import loss_gap
-from descend.engine import RunResult
-from descend.plots._common import by_label, label_colors, mpl_text, new_figure
-from descend.tasks.surfaces import Surface
-
-DIVERGED_MARKER = dict(marker="x", ms=8, mew=2, ls="none", zorder=5)
-
-
-def loss_curves(
-    runs: Sequence[RunResult], surface: Surface | None = None, *, title: str | None = None
-) -> Figure:
-    """f − f* (f when f* is unknown or no surface is given) against the step, log scale.
-
-    A label with one run is one curve; with several, their median and a shaded 10–90 %
-    band (a diverged run counts as +inf from its divergence on, so the median stops when
-    half have diverged). A diverged run's curve stops and an x marks where.
-    """
-    groups = by_label(runs)
-    if not groups:
-        raise ValueError("loss_curves needs at least one run.")
-    gaps = {label: _gaps(group, surface) for label, group in groups.items()}  # (n, T) each
-    floor = _log_floor(np.concatenate([g.ravel() for g in gaps.values()]))
-    fig = new_figure(7.5, 4.8)
-    ax = fig.add_subplot()
-    colors = label_colors(list(groups))
-    for label, group in groups.items():
-        _draw_loss(ax, label, group, np.maximum(gaps[label], floor), colors[label])
-    if any(run.diverged for run in runs):
-        ax.plot([], [], color="black", label="diverged", **DIVERGED_MARKER)
-    if any((g <= 0).any() for g in gaps.values()):
-        note = f"values ≤ 0 drawn at {floor:.1e}"
-        ax.text(0.99, 0.01, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
-    known = surface is not None and surface.minimum_value is not None
-    ax.set(yscale="log", xlabel="step", ylabel="f − f*" if known else "f")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(mpl_text(title or _loss_title(surface)), fontsize=11)
-    return fig
-
-
-def _gaps(runs: Sequence[RunResult], surface: Surface | None) -> np.ndarray:
-    """(n, T) loss gaps, padded with NaN to the longest run; +inf after a divergence."""
-    rows = [(run.loss if surface is None else loss_gap(run, surface)).double() for run in runs]
-    gaps = np.full((len(rows), max(len(r) for r in rows)), np.nan)
-    for i, (run, row) in enumerate(zip(runs, rows, strict=True)):
-        gaps[i, : len(row)] = row.detach().cpu().numpy()
-        if run.diverged_at is not None:
-            gaps[i, run.diverged_at + 1 : len(row)] = np.inf
-    return gaps
+from descend.plots._common import label_colors, mpl_text, new_figure
 
 
 def _log_floor(values: np.ndarray) -> float:
@@ -66,37 +18,6 @@ def _log_floor(values: np.ndarray) -> float:
     on a log axis (which cannot show them)."""
     positive = values[np.isfinite(values) & (values > 0)]
     return float(positive.min()) / 10 if positive.size else 1e-300
-
-
-def _draw_loss(ax: Axes, label: str, runs: Sequence[RunResult], gaps: np.ndarray, color) -> None:
-    steps = np.arange(gaps.shape[1])
-    if len(runs) == 1:
-        curve = np.where(np.isfinite(gaps[0]), gaps[0], np.nan)  # stops at divergence
-        ax.plot(steps, curve, color=color, lw=1.5, label=mpl_text(label), gid="loss")
-    else:
-        with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of padding
-            low, median, high = np.nanpercentile(gaps, [10, 50, 90], axis=0)
-        finite = np.isfinite(median)
-        name = f"{label} (median of {len(runs)} runs, 10–90 %)"
-        ax.plot(
-            steps, np.where(finite, median, np.nan), color=color, label=mpl_text(name), gid="loss"
-        )
-        band = np.isfinite(low) & np.isfinite(high)
-        ax.fill_between(steps, low, high, where=band, color=color, alpha=0.2, lw=0)
-    # (step, last finite value) of every diverged run, drawn as one artist: there may be 1000s
-    ends = [(r.diverged_at, _last_finite(g)) for r, g in zip(runs, gaps, strict=True) if r.diverged]
-    if ends:
-        ax.plot(*np.array(ends).T, color=color, gid="diverged", **DIVERGED_MARKER)
-
-
-def _last_finite(row: np.ndarray) -> float:
-    finite = row[np.isfinite(row)]
-    return float(finite[-1]) if finite.size else 1.0
-
-
-def _loss_title(surface: Surface | None) -> str:
-    return "loss" if surface is None else f"{surface.label}:  f = {surface.formula}"
 
 
 def lr_sensitivity(

@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 
 from descend.analysis import DIVERGED, NOT_CONVERGED, basin
 from descend.engine import RunResult
-from descend.plots._common import GREY, by_label, label_colors, mpl_text, new_figure, path_points
+from descend.plots._common import GREY, by_label, label_colors, mpl_text, new_figure, start_of
 from descend.tasks.surfaces import Surface
 
 MAX_LEGEND_MINIMA = 10  # minima named in a legend; the rest are counted together
@@ -42,7 +42,7 @@ class Basins:
 def basin_grid(surface: Surface, runs: Sequence[RunResult], tolerance: float = 1e-2) -> Basins:
     """The basin of every run's start (see `descend.analysis.basin`), on a grid if the
     starts form a regular one (evenly spaced along each axis, every cell once)."""
-    starts = np.array([path_points(run)[0] for run in runs]).reshape(-1, 2)  # (N, 2)
+    starts = np.array([start_of(run) for run in runs]).reshape(-1, 2)  # (N, 2)
     indices = np.array([basin(run, surface, tolerance) for run in runs], dtype=int)
     xs, ys = np.unique(starts[:, 0]), np.unique(starts[:, 1])
     if not (_evenly_spaced(xs) and _evenly_spaced(ys) and len(xs) * len(ys) == len(starts)):

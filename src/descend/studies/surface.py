@@ -146,17 +146,28 @@ class SurfaceStudy:
 
         if overlay is None:  # one picture for a few paths, a panel each beyond that
             overlay = len(self.results.labels()) <= 4 and not self.many_starts
-        return contour_paths(self.surface, list(self.results), overlay=overlay, window=self.window)
+        sweep = "lr" if self.lr_sweep is not None else None  # panels per lr
+        return contour_paths(
+            self.surface, list(self.results), overlay=overlay, window=self.window, sweep=sweep
+        )
 
     def surface_3d(self):
         from descend.plots import surface_3d
 
         return surface_3d(self.surface, list(self.results), window=self.window)
 
+    def surface_panels_3d(self):
+        """Seed 004's static figure: one 3-D panel per optimizer, the path fading light to
+        dark, the final point red."""
+        from descend.plots import surface_panels_3d
+
+        return surface_panels_3d(self.surface, list(self.results), window=self.window)
+
     def loss(self):
         from descend.plots import loss_curves
 
-        return loss_curves(list(self.results), self.surface)
+        sweep = "lr" if self.lr_sweep is not None else None  # a curve per lr
+        return loss_curves(list(self.results), self.surface, sweep=sweep)
 
     def animation(self, fps: int = 10):
         from descend.plots import descent_animation
@@ -235,6 +246,7 @@ class SurfaceStudy:
         if self.has_schedule:
             figures["lr"] = self.lr_schedule
         figures["surface"] = self.surface_3d
+        figures["surface3d"] = self.surface_panels_3d
         figures["descent"] = self.animation
         return figures
 
