@@ -29,9 +29,13 @@ def starts_in_window(surface: surfaces.Surface, count: int, seed: int = 0) -> to
 
 def engine_seconds(surface, starts: torch.Tensor, steps: int, dtype: torch.dtype):
     optimizer = OptimizerSpec("adam", {"lr": 1e-2})
-    specs = [RunSpec(surface, optimizer, steps, (float(a), float(b))) for a, b in starts]
+    name = str(dtype).removeprefix("torch.")
+    specs = [
+        RunSpec(surface, optimizer, steps, start=(float(a), float(b)), dtype=name)
+        for a, b in starts
+    ]
     began = time.perf_counter()
-    results = run(specs, dtype=dtype)
+    results = run(specs)
     return time.perf_counter() - began, results
 
 
@@ -76,12 +80,12 @@ def main() -> None:
     print(f"loop of torch.optim.Adam: {per_run * 1e3:.1f} ms per run of {args.steps} steps")
     print(f"                          {loop_total:.1f} s for {runs} (from {args.sample} runs)")
     print(f"descend engine:           {seconds:.2f} s for {runs}")
-    print(f"speed-up:                 {loop_total / seconds:.0f}×")
     rate, loop_rate = trajectory_steps / seconds, args.steps / per_run
     print(f"trajectory-steps per s:   {rate:.3g} (loop: {loop_rate:.3g})")
     peak = peak_rss_mib()
     print(f"peak memory of the run:   +{extra_memory:.0f} MiB (process peak {peak:.0f} MiB)")
     print(f"runs within 1e-3 of (1, 1): {converged}/{args.starts}")
+    print(f"ratio: {loop_total / seconds:.1f}x")
 
 
 if __name__ == "__main__":

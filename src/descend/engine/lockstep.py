@@ -27,6 +27,7 @@ from descend.engine.records import Recorder
 from descend.engine.regimes import BatchOrders
 from descend.engine.results import RunResult
 from descend.engine.runs import DTYPES, RunSpec, Step, Task, TaskSpec, takes_gradients
+from descend.engine.threads import ThreadChoice
 
 
 def group_runs(specs: Sequence[RunSpec]) -> list[list[int]]:
@@ -99,24 +100,31 @@ def run_group(
     """Advance the K runs of one group together and record them."""
     group = Group(specs, torch.device(device))
     record = Recorder(group.params, group.steps, has_data=group.batches is not None)
+    threads = ThreadChoice(group.device, group.steps, len(record.names))
     clock = EpochClock(group.device)
     t = 0
-    if group.batches is not None:
-        record.evaluation(0, group.task.evaluate(group.params))
-    for epoch in range(group.epochs):
-        clock.start()
-        for batch in group.next_epoch(t):
-            record.loss(t, group.step(batch, t, record.active))
-            record.step(t, group.params, group.lr_at(t))
-            t += 1
-            if on_step is not None:
-                on_step(t)
-        record.epoch_seconds.append(clock.stop())
-        if group.batches is not None and group.evaluation_due(epoch, t):
-            record.evaluation(t, group.task.evaluate(group.params))
-    if group.batches is None:  # f at the final point: no data, so no batch to take it on
-        record.loss(t, group.losses(None, t, grad=False))
-    return record.results(specs, group.params, sum(record.epoch_seconds))
+    try:
+        if group.batches is not None:
+            record.evaluation(0, group.task.evaluate(group.params))
+        for epoch in range(group.epochs):
+            clock.start()
+            for batch in group.next_epoch(t):
+                threads.start(t)
+                record.loss(t, group.step(batch, t, record.active))
+                record.step(t, group.params, group.lr_at(t))
+                threads.stop(t)
+                t += 1
+                if on_step is not None:
+                    on_step(t)
+            record.epoch_seconds.append(clock.stop())
+            if group.batches is not None and group.evaluation_due(epoch, t):
+                record.evaluation(t, group.task.evaluate(group.params))
+        if group.batches is None:  # f at the final point: no data, so no batch to take it on
+            record.loss(t, group.losses(None, t, grad=False))
+        chosen = threads.chosen
+    finally:
+        threads.close()
+    return record.results(specs, group.params, sum(record.epoch_seconds), threads=chosen)
 
 
 class Group:

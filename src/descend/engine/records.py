@@ -78,7 +78,11 @@ class Recorder:
         self.evaluated_at.append(updates)
 
     def results(
-        self, specs: Sequence[RunSpec], params: Mapping[str, Tensor], seconds: float
+        self,
+        specs: Sequence[RunSpec],
+        params: Mapping[str, Tensor],
+        seconds: float,
+        threads: int = 1,
     ) -> list[RunResult]:
         """One result per run, on the CPU."""
         runs = len(specs)
@@ -115,6 +119,7 @@ class Recorder:
                 param_names=self.names,
                 group_size=runs,
                 device=device,
+                threads=threads,
             )
             for k, spec in enumerate(specs)
         ]

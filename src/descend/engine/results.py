@@ -45,6 +45,7 @@ class RunResult:
     param_names: tuple[str, ...] = ()
     group_size: int = 1
     device: str = "cpu"
+    threads: int = 1  # torch's intra-op threads the group ran on (see engine.threads)
 
     @property
     def label(self) -> str:
