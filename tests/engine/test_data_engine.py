@@ -605,13 +605,6 @@ def test_a_diverging_run_with_data_is_frozen_and_the_others_finish() -> None:
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a diverged run's final_params are not a point it recorded: Group.step "
-    "applies update t with the active mask from before loss t was seen, so the run "
-    "moves once more after the loss that froze it; its trajectory stops at iterate t "
-    "(final_point is iterate t-1) while final_params is iterate t+1, never recorded",
-)
 def test_a_diverged_runs_final_parameters_are_where_its_record_froze() -> None:
     spec = data_run("minibatch:50:shuffle", task=LINEAR, opt=sgd(3.0), epochs=50)
     result = engine.run([spec])[0]

@@ -65,34 +65,18 @@ def test_default_hyper_parameters_written_out_as_floats_give_the_same_key() -> N
     assert short.key == written.key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: keys.canonical writes int 0 as 0 and float 0.0 as {'float': '0.0'}, and "
-    "OptimizerSpec.content keeps the hyper-parameters as given, so `momentum=0` (what "
-    "`sgd:momentum=0` parses to) and the default momentum=0.0 give different keys — the "
-    "very example keys.py's docstring promises are equal",
-)
 def test_default_hyper_parameters_written_as_integers_give_the_same_key() -> None:
     short = base(optimizer=OptimizerSpec("sgd", {}))
     written = base(optimizer=OptimizerSpec("sgd", {"lr": 0.001, "momentum": 0}))
     assert short.key == written.key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the text form of keys.py's own example, `sgd` vs "
-    "`sgd:lr=0.001,momentum=0`, gives two keys (momentum parses as int 0)",
-)
 def test_the_text_form_of_the_default_optimizer_gives_the_same_key() -> None:
     short = base(optimizer=vocabulary.optimizer("sgd"))
     written = base(optimizer=vocabulary.optimizer("sgd:lr=0.001,momentum=0"))
     assert short.key == written.key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: lr=1 and lr=1.0 are the same run but canonical(1) != canonical(1.0)",
-)
 def test_an_integer_lr_and_the_equal_float_give_the_same_key() -> None:
     assert base(hyper={"lr": 1}).key == base(hyper={"lr": 1.0}).key
 
@@ -114,12 +98,6 @@ def test_no_regime_and_the_full_regime_give_the_same_key() -> None:
     assert base(regime=Regime.parse("minibatch:25")).key == base().key  # shuffle by default
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: TaskSpec.content keeps the parameters as given, so a task parameter "
-    "written at its default (n=100) gives another key than the same task without it — "
-    "keys.py: 'the same key however they were written'",
-)
 def test_a_task_parameter_written_at_its_default_gives_the_same_key() -> None:
     assert base(task=TaskSpec("quadratic-regression", {"n": 100})).key == base().key
 

@@ -268,14 +268,7 @@ def test_a_batch_size_that_is_not_an_integer_is_refused(text: str) -> None:
         "mini",
         "minibatch:0:fixed",
         "minibatch:25:random",
-        pytest.param(
-            "minibatch:2.5:fixed",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG (minor): a non-integer batch size says only \"batch size '2.5' "
-                "is not an integer\", without the '(allowed: ...)' every other refusal has",
-            ),
-        ),
+        "minibatch:2.5:fixed",
     ],
 )
 def test_every_refusal_says_what_is_allowed(text: str) -> None:

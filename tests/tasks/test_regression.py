@@ -195,12 +195,6 @@ def test_separable_data_without_l2_have_no_optimum() -> None:
     assert set(evaluated) == {"train_loss"}  # no distance to an optimum that does not exist
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: regression.py's logistic docstring says separable data with l2 = 0 have "
-    "no finite optimum and 'the task says so', but its description only says "
-    "'separable' — nothing a summary shows says there is no optimum",
-)
 def test_separable_data_without_l2_say_there_is_no_finite_optimum() -> None:
     task = tasks.get("logistic-regression", separable=True)
     assert "optimum" in task.description.lower()

@@ -37,6 +37,8 @@ def canonical(value: Any) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)  # 1.0 and 1 compute the same: momentum=0 is momentum=0.0
         return {"float": repr(value)}  # exact (repr round-trips), and nan/inf are JSON too
     if isinstance(value, torch.Tensor):
         data = value.detach().cpu()

@@ -110,7 +110,8 @@ def run_group(
             clock.start()
             for batch in group.next_epoch(t):
                 threads.start(t)
-                record.loss(t, group.step(batch, t, record.active))
+                record.loss(t, group.forward(batch, t))  # freezes a run whose loss diverged
+                group.update(record.active)  # ... before its update: it stays where it was
                 record.step(t, group.params, group.lr_at(t))
                 threads.stop(t)
                 t += 1
@@ -177,27 +178,35 @@ class Group:
         leaves = {k: v.detach().requires_grad_(grad) for k, v in self.params.items()}
         return self.task.losses(leaves, batch, Step(t, self.dropout_seeds))
 
-    def step(self, batch: Tensor | None, t: int, active: Tensor) -> Tensor:
-        """One update of every run on its batch; returns the K batch losses (K,)."""
+    def forward(self, batch: Tensor | None, t: int) -> Tensor:
+        """Every run's loss on its batch (K,), and (for rules that take them) its gradient;
+        `update` then steps the runs still active."""
         leaves = {
             k: v.detach().requires_grad_(self.takes_gradients) for k, v in self.params.items()
         }
         step = Step(t, self.dropout_seeds)
         loss = self.task.losses(leaves, batch, step)  # (K,)
-        grads = None
+        self.grads = None
         if self.takes_gradients:
             gradients = torch.autograd.grad(loss.sum(), list(leaves.values()))
-            grads = {k: g + self.noise.sample(k) for k, g in zip(leaves, gradients, strict=True)}
+            self.grads = {
+                k: g + self.noise.sample(k) for k, g in zip(leaves, gradients, strict=True)
+            }
 
         def value_fn(p: dict[str, Tensor]) -> Tensor:  # L-BFGS evaluates f itself
             return self.task.losses(p, batch, step).sum()
 
-        updates, self.state = self.rule.update(grads, self.state, self.params, value_fn=value_fn)
+        self.value_fn = value_fn
+        return loss
+
+    def update(self, active: Tensor) -> None:
+        updates, self.state = self.rule.update(
+            self.grads, self.state, self.params, value_fn=self.value_fn
+        )
         self.params = {
             k: v + _frozen_to_zero(updates[k], active) if k in updates else v
             for k, v in self.params.items()
         }
-        return loss
 
     def lr_at(self, t: int) -> Tensor:
         lr = self.rule.hyperparams["lr"]

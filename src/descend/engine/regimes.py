@@ -86,6 +86,13 @@ class Regime:
             text = f"minibatch:{self.batch_size}:{self.order}"
         return text + (":drop_last" if self.drop_last else "")
 
+    def content(self) -> dict[str, object]:
+        """What the regime computes (`single:fixed` is `minibatch:1:fixed`)."""
+        if self.kind == "full":
+            return {"batch": "all", "drop_last": self.drop_last}
+        size = 1 if self.kind == "single" else self.batch_size
+        return {"batch": size, "order": self.order, "drop_last": self.drop_last}
+
     def size(self, examples: int) -> int:
         """Examples per (full) batch."""
         return {"full": examples, "single": 1}.get(self.kind, self.batch_size or 0)
@@ -125,7 +132,9 @@ def _batch_size(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise DescendError(f"batch size {text!r} is not an integer", key="batch_size") from None
+        raise DescendError(
+            f"batch size {text!r} is not an integer (allowed: an integer >= 1)", key="batch_size"
+        ) from None
     return checks.integer("batch size", value, low=1)
 
 

@@ -103,7 +103,10 @@ class TaskSpec:
         return _BUILT[key]
 
     def content(self) -> dict[str, Any]:
-        return {"name": self.name, "params": dict(self.params)}
+        """The name and every parameter, defaults included (written or not, the same task)."""
+        from descend import tasks
+
+        return {"name": self.name, "params": {**tasks.defaults(self.name), **self.params}}
 
     def __str__(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in self.params.items())
@@ -240,7 +243,7 @@ class RunSpec:
             "task": self.task.content(),
             "optimizer": self.optimizer.content(),
             "budget": {"updates": self.steps, "epochs": self.epochs},
-            "regime": None if self.regime is None else str(self.regime),
+            "regime": None if self.regime is None else self.regime.content(),
             "start": self.start,
             "seed": self.seed,
             "init_seed": self.init_seed,

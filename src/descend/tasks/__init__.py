@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from descend.registry import Registry
@@ -34,3 +35,14 @@ def get(name: str, **params: Any) -> Any:
 def build(spec: Any) -> Any:
     """The task a `TaskSpec` names."""
     return get(spec.name, **spec.params)
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """The parameters a task or registered surface takes, with their defaults ({} for a
+    formula: its text is its name)."""
+    from descend.tasks import surfaces
+
+    registry = TASKS if name in TASKS else surfaces.SURFACES if name in surfaces.names() else None
+    if registry is None:
+        return {}
+    return {k: v for k, v in registry.defaults(name).items() if v is not inspect.Parameter.empty}

@@ -280,6 +280,7 @@ def logistic_regression(
             f"{len(labels)} points in 2 classes, {'separable' if separable else 'overlapping'}"
             f" (data seed {data_seed}); model σ(w·x + b), mean logistic loss"
             + (f" + {l2:g}/2·|w|²" if l2 else "")
+            + ("" if finite else "; no finite optimum: the classes are separable and l2 = 0")
         ),
     )
 
