@@ -250,7 +250,9 @@ def compare(
     """Optimizers and data regimes on a task with data, over many seeds, paired."""
     if batch_size is not None and regime:
         raise DescendError("Give --regime or --batch-size, not both.")
-    regimes = regime or ([f"minibatch:{batch_size}:shuffle"] if batch_size else ["full"])
+    regimes = regime or (
+        [f"minibatch:{batch_size}:shuffle"] if batch_size is not None else ["full"]
+    )
     folder = check_out(out or DEFAULT_OUT / "compare")
     with ProgressBar() as progress:
         study = descend.compare(

@@ -99,6 +99,7 @@ def _atomic(path: Path, write: Callable[[Path], Any]) -> Path:
     temporary = Path(name)
     try:
         write(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp made it private: as open() would
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -131,3 +132,9 @@ def _png_bytes(figure: Any, dpi: int) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -20,7 +20,9 @@ from rich.table import Table as RichTable
 
 from descend.errors import DescendError
 
-console = Console()
+# A log or a pipe gets lines of 120 columns (rich would otherwise assume 80 and fold
+# every table); a terminal gets its own width.
+console = Console(width=None if Console().is_terminal else 120)
 
 
 def print_tables(study: Any) -> None:

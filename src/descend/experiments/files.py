@@ -145,6 +145,9 @@ class Experiment:
     optimizers: list[OptimizerSpec]
     settings: dict[str, Any] = field(default_factory=dict)  # the study's keyword arguments
     claims: list[dict[str, Any]] = field(default_factory=list)
+    # the run specs the settings give, made (and so checked) once, when the file is read:
+    # one (task, specs) per surface, or one for a compare study
+    plans: list[tuple[Any, list]] = field(default_factory=list, repr=False)
 
     @property
     def surfaces(self) -> list[str]:
@@ -232,30 +235,15 @@ def _overridden(
 
 
 def _check_plan(experiment: Experiment, locate: _Locator) -> None:
-    """Build the runs once, without running them: every value is checked where it would
-    be used, and a mistake is located by the key it names."""
+    """Make the run specs once, without running them: every value is checked where it
+    is used, and a mistake is located by the key it names. The plans are kept."""
     settings = dict(experiment.settings)
     try:
         if experiment.kind == "compare":
             if "task" not in settings:
                 raise DescendError("missing key 'task' (a task with data)", key="task")
-            keys = {
-                "task",
-                "regimes",
-                "epochs",
-                "updates",
-                "seeds",
-                "lr",
-                "schedule",
-                "fixed_init",
-                "drop_last",
-                "eval_every",
-                "dtype",
-            }
-            plans.compare_plan(
-                optimizers=experiment.optimizers,
-                **{k: v for k, v in settings.items() if k in keys},
-            )
+            chosen = {k: v for k, v in settings.items() if k in plans.COMPARE_PLAN_KEYS}
+            experiment.plans = [plans.compare_plan(optimizers=experiment.optimizers, **chosen)]
             return
         surfaces = settings.pop("surfaces", None)
         if surfaces is None:
@@ -263,14 +251,16 @@ def _check_plan(experiment: Experiment, locate: _Locator) -> None:
                 "missing key 'surfaces' (a list of surface names or formulas)", key="surfaces"
             )
         seeds = settings.pop("seed", 0)
-        settings.pop("tolerance", None)
-        for surface in surfaces:
+        chosen = {k: v for k, v in settings.items() if k in plans.SURFACE_PLAN_KEYS}
+        experiment.plans = [
             plans.surface_plan(
                 surface,
                 experiment.optimizers,
                 seeds=[seeds] if isinstance(seeds, int) else list(seeds),
-                **settings,
+                **chosen,
             )
+            for surface in surfaces
+        ]
     except DescendError as problem:
         key = {"surface": "surfaces"}.get(problem.key or "", problem.key)
         key = key if key in experiment.settings or key in ("task", "surfaces") else None

@@ -7,6 +7,7 @@ and return the specs the engine runs, with each run's place in the study in its 
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -141,3 +142,13 @@ def compare_plan(
                     for s in run_seeds
                 ]
     return spec, specs
+
+
+def _keywords(function: Any) -> frozenset[str]:
+    return frozenset(
+        p.name for p in inspect.signature(function).parameters.values() if p.kind is p.KEYWORD_ONLY
+    )
+
+
+SURFACE_PLAN_KEYS = _keywords(surface_plan) - {"seeds"}  # (a TOML file writes seed)
+COMPARE_PLAN_KEYS = _keywords(compare_plan) | {"task"}

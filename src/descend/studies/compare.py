@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from descend import analysis
+import torch
+
+from descend import analysis, checks
 from descend.engine import (
     OptimizerSpec,
     Progress,
@@ -30,6 +32,7 @@ from descend.engine import (
     check_device,
     run,
 )
+from descend.engine.records import MAX_RECORDED, flat_names
 from descend.errors import DescendError
 from descend.experiments.plans import compare_plan
 from descend.studies.base import Figures, Table
@@ -81,12 +84,73 @@ def compare(
         eval_every=eval_every,
         dtype=dtype,
     )
+    return run_compare(
+        (spec, specs),
+        device=device,
+        slice=slice,
+        checkpoint=checkpoint,
+        claims=claims,
+        name=name,
+        title=title,
+        description=description,
+        progress=progress,
+    )
+
+
+def run_compare(
+    plan: tuple[TaskSpec, list[RunSpec]],
+    *,
+    device: str = "cpu",
+    slice: Sequence[str] | None = None,
+    checkpoint: int | None = None,
+    claims: Sequence[Claim] = (),
+    name: str = "compare",
+    title: str = "",
+    description: str = "",
+    progress: Progress | None = None,
+) -> CompareStudy:
+    """Run a compare study's specs (from `experiments.plans.compare_plan`)."""
+    spec, specs = plan
     claims = [_checked_claim(c, _row_names(specs)) for c in claims]
+    slice_names = _checked_slice(specs[0], slice)
+    for epoch, what in [(checkpoint, "checkpoint"), *((c.epoch, "claim epoch") for c in claims)]:
+        _check_epoch(specs, epoch, what)
     check_device(device)
     results = run(specs, device=device, progress=progress)
-    study = CompareStudy(spec, results, name, title, description, claims, checkpoint)
-    study.slice_names = study.check_slice(slice)
-    return study
+    return CompareStudy(spec, results, name, title, description, claims, checkpoint, slice_names)
+
+
+def _checked_slice(spec: RunSpec, names: Sequence[str] | None) -> tuple[str, str] | None:
+    """The two parameters the landscape figures vary (default: the first two), checked
+    against the task's own names; None when runs are too large to keep their paths."""
+    start = spec.built_task.initial_params(spec, torch.Generator().manual_seed(0))
+    known = flat_names({k: v[None] for k, v in start.items()})
+    if len(known) > MAX_RECORDED:
+        return None
+    chosen = tuple(names) if names is not None else tuple(known[:2])
+    if len(chosen) != 2 or any(n not in known for n in chosen):
+        raise DescendError(
+            f"Invalid slice: {', '.join(map(str, chosen))} (allowed: two of {', '.join(known)}).",
+            key="slice",
+        )
+    return chosen  # type: ignore[return-value]
+
+
+def _check_epoch(specs: Sequence[RunSpec], epoch: int | None, what: str) -> None:
+    """An epoch the tables report must have an evaluation in every run."""
+    if epoch is None:
+        return
+    checks.integer(what, epoch, low=0)
+    for spec in specs:
+        last = (
+            spec.epochs if spec.epochs is not None else spec.steps // (spec.updates_per_epoch or 1)
+        )
+        if epoch > last or epoch % spec.eval_every:
+            raise DescendError(
+                f"Invalid {what}: epoch {epoch} (allowed: an epoch evaluated in every run: "
+                f"a multiple of eval_every={spec.eval_every}, at most {last}).",
+                key="checkpoint",
+            )
 
 
 def _row_names(specs: Sequence[RunSpec]) -> list[str]:
@@ -204,19 +268,6 @@ class CompareStudy:
         from descend.studies.compare_figures import figures
 
         return figures(self)
-
-    def check_slice(self, names: Sequence[str] | None) -> tuple[str, str] | None:
-        run = self.results[0]
-        if run.trajectory is None:
-            return None
-        chosen = tuple(names) if names is not None else tuple(run.param_names[:2])
-        if len(chosen) != 2 or any(n not in run.param_names for n in chosen):
-            raise DescendError(
-                f"Invalid slice: {', '.join(map(str, chosen))} (allowed: two of "
-                f"{', '.join(run.param_names)}).",
-                key="slice",
-            )
-        return chosen  # type: ignore[return-value]
 
     def paths(self):
         return self.figures()["paths"]()

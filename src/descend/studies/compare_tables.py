@@ -32,6 +32,7 @@ def summary_table(study: Any) -> Table:
     rows = []
     for s in study.summaries():
         row = {
+            "row": s["row"],
             "optimizer": s["optimizer"],
             "regime": s["regime"],
             "runs": s["runs"],
@@ -53,8 +54,7 @@ def summary_table(study: Any) -> Table:
 
     def shown(row: dict[str, Any]) -> dict[str, str]:
         out = {
-            "optimizer": row["optimizer"],
-            "regime": row["regime"],
+            "row": row["row"],
             "runs": str(row["runs"]),
             "updates": str(row["updates"]),
         }

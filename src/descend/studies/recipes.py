@@ -13,9 +13,11 @@ from typing import Any
 
 from descend import experiments
 from descend.engine import Progress
+from descend.experiments import vocabulary
+from descend.experiments.plans import COMPARE_PLAN_KEYS
 from descend.studies.claims import Claim
-from descend.studies.compare import CompareStudy, compare
-from descend.studies.surface import SurfaceStudy, surface
+from descend.studies.compare import CompareStudy, run_compare
+from descend.studies.surface import SurfaceStudy, run_surface
 
 
 def run(
@@ -30,14 +32,27 @@ def run(
 def studies_of(
     experiment: experiments.Experiment, progress: Progress | None = None
 ) -> list[CompareStudy | SurfaceStudy]:
+    """The studies of an experiment, run from the specs made when it was read."""
     settings = dict(experiment.settings)
     if experiment.kind == "compare":
-        claims = [Claim(**c) for c in experiment.claims]
-        study = compare(
-            optimizers=experiment.optimizers, claims=claims, name=experiment.name,
-            title=experiment.title, description=experiment.description,
-            progress=progress, **settings,
-        )  # fmt: skip
+        study = run_compare(
+            experiment.plans[0],
+            claims=[Claim(**c) for c in experiment.claims],
+            name=experiment.name,
+            title=experiment.title,
+            description=experiment.description,
+            progress=progress,
+            **{k: v for k, v in settings.items() if k not in COMPARE_PLAN_KEYS},
+        )
         return [study]
-    surfaces = settings.pop("surfaces")
-    return [surface(s, experiment.optimizers, progress=progress, **settings) for s in surfaces]
+    sweep = vocabulary.lrs(settings.get("lr"))
+    return [
+        run_surface(
+            plan,
+            tolerance=settings.get("tolerance", 1e-6),
+            window=settings.get("window"),
+            lr_sweep=sweep if len(sweep) > 1 else None,
+            progress=progress,
+        )
+        for plan in experiment.plans
+    ]

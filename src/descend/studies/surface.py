@@ -63,12 +63,29 @@ def surface(
         schedule=schedule,
         window=window,
     )
+    sweep = vocabulary.lrs(lr)
+    return run_surface(
+        (task, specs),
+        tolerance=tolerance,
+        window=window,
+        lr_sweep=sweep if len(sweep) > 1 else None,
+        progress=progress,
+    )
+
+
+def run_surface(
+    plan: tuple[Any, list],
+    *,
+    tolerance: float = 1e-6,
+    window: Window | None = None,
+    lr_sweep: list[float | None] | None = None,
+    progress: Progress | None = None,
+) -> SurfaceStudy:
+    """Run a surface study's specs (from `experiments.plans.surface_plan`)."""
+    task, specs = plan
     built = task.build()
     results = run(specs, progress=progress)
-    sweep = vocabulary.lrs(lr)
-    return SurfaceStudy(
-        built, results, tolerance, window or built.window, sweep if len(sweep) > 1 else None
-    )
+    return SurfaceStudy(built, results, tolerance, window or built.window, lr_sweep)
 
 
 @dataclass
