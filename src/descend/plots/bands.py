@@ -42,6 +42,10 @@ def progress_curves(
         ylabel="loss − optimum's loss (all data)" if excess else "loss (all data)",
     )
     axes[0].set_title("Loss at each evaluation", fontsize=10)
+    if unit != "epochs":  # rows may differ by orders of magnitude in updates: show all
+        for ax in axes:
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlim(left=0)
     if distance:
         axes[1].set(yscale="log", xlabel=UNIT_LABELS[unit], ylabel="distance to the optimum")
         axes[1].set_title("Distance to the optimum", fontsize=10)

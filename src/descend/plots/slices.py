@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import FormatStrFormatter, NullFormatter
 from torch import Tensor
 
 from descend.engine import RunResult
@@ -151,7 +152,9 @@ def slice_contour(view: Slice, rows: Rows, title: str):
     fig = new_figure(6.4, 5.0)
     ax = fig.add_subplot()
     filled = _draw_slice(ax, view, window)
-    fig.colorbar(filled, ax=ax, label="loss (all data)")
+    colorbar = fig.colorbar(filled, ax=ax, label="loss (all data)")
+    colorbar.ax.yaxis.set_major_formatter(FormatStrFormatter("%.4g"))
+    colorbar.ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_title(mpl_text(title), fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     return fig
