@@ -106,7 +106,7 @@ class TaskSpec:
         """The name and every parameter, defaults included (written or not, the same task)."""
         from descend import tasks
 
-        return {"name": self.name, "params": {**tasks.defaults(self.name), **self.params}}
+        return {"name": self.name, "params": tasks.content_params(self.name, dict(self.params))}
 
     def __str__(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in self.params.items())

@@ -23,7 +23,8 @@ import time
 
 import torch
 
-DEFAULT_THREADS = torch.get_num_threads()  # torch's default, before anyone changed it
+from descend.cpu import DEFAULT_THREADS, user_chose_threads
+
 TRIAL = (2, 3, 4, 5)  # updates timed: 2 and 3 on torch's threads, 4 and 5 on one
 MIN_STEPS = 20
 
@@ -34,9 +35,7 @@ class ThreadChoice:
     def __init__(self, device: torch.device, steps: int, numbers_per_run: int):
         self.original = torch.get_num_threads()
         self.many = self.original
-        self.active = (
-            device.type == "cpu" and self.original > 1 and self.original == DEFAULT_THREADS
-        )
+        self.active = device.type == "cpu" and DEFAULT_THREADS > 1 and not user_chose_threads()
         self.timed: dict[int, float] = {}
         self.began = 0.0
         if self.active and steps < MIN_STEPS:

@@ -10,12 +10,17 @@ import inspect
 from typing import Any
 
 from descend.registry import Registry
-from descend.tasks import regression
+from descend.tasks import classifiers, regression
 
 TASKS = Registry("task")
 TASKS.add("quadratic-regression", regression.quadratic_regression)
 TASKS.add("linear-regression", regression.linear_regression)
 TASKS.add("logistic-regression", regression.logistic_regression)
+TASKS.add("convnet", classifiers.convnet)
+TASKS.add("mlp", classifiers.mlp)
+for _name, _factory in classifiers.NAMED.items():
+    TASKS.add(_name, _factory)
+WHERE_NOT_WHAT = {"data_dir"}  # task parameters that say where data is, not what it is
 
 
 def names() -> list[str]:
@@ -46,3 +51,10 @@ def defaults(name: str) -> dict[str, Any]:
     if registry is None:
         return {}
     return {k: v for k, v in registry.defaults(name).items() if v is not inspect.Parameter.empty}
+
+
+def content_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A task's parameters as its content key sees them: defaults filled in, and the
+    location of its data left out (the same MNIST from another folder is the same task)."""
+    merged = {**defaults(name), **params}
+    return {k: v for k, v in merged.items() if k not in WHERE_NOT_WHAT}

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.func import grad, hessian, vmap
 
+from descend.cpu import one_thread
 from descend.tasks.surfaces import Minimum, Window
 
 GRID = 48  # starts per axis: a few in every basin of a Rastrigin-like ripple
@@ -27,6 +28,11 @@ ITERATIONS = 80
 
 def find_minima(fn: Callable[[Tensor], Tensor], window: Window) -> tuple[Minimum, ...]:
     """The local minima of f inside the window that Newton's method finds from a grid."""
+    with one_thread():  # hundreds of tiny ops: see descend.cpu
+        return _find_minima(fn, window)
+
+
+def _find_minima(fn: Callable[[Tensor], Tensor], window: Window) -> tuple[Minimum, ...]:
     points = _newton(fn, _grid(window), window)
     with torch.no_grad():
         values = fn(points)
