@@ -73,6 +73,7 @@ class Paired:
     bootstrap_high: float
     a_lower: int  # seeds where A's value is below B's
     lower_is_better: bool = True
+    a_higher: int = 0  # seeds where A's value is above B's
 
     @property
     def a_better(self) -> bool | None:
@@ -109,7 +110,9 @@ class Paired:
         return f"{winner} has a {word} {self.metric} than {loser}: {numbers}."
 
     def _count(self) -> str:
-        return f"{self.a} lower in {self.a_lower} of {self.n} seeds"
+        if self.lower_is_better:
+            return f"{self.a} lower in {self.a_lower} of {self.n} seeds"
+        return f"{self.a} higher in {self.a_higher} of {self.n} seeds"
 
 
 def paired(
@@ -156,4 +159,5 @@ def paired(
         high,
         int((d < 0).sum()),
         lower_is_better,
+        int((d > 0).sum()),
     )

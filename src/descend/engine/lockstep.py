@@ -101,7 +101,7 @@ def run_group(
     group = Group(specs, torch.device(device))
     record = Recorder(group.params, group.steps, has_data=group.batches is not None)
     threads = ThreadChoice(group.device, group.steps, len(record.names))
-    clock = EpochClock(group.device)
+    clock, update_clock = EpochClock(group.device), UpdateClock(group.device)
     t = 0
     try:
         if group.batches is not None:
@@ -111,7 +111,9 @@ def run_group(
             for batch in group.next_epoch(t):
                 threads.start(t)
                 record.loss(t, group.forward(batch, t))  # freezes a run whose loss diverged
+                update_clock.start()
                 group.update(record.active)  # ... before its update: it stays where it was
+                update_clock.stop()
                 record.step(t, group.params, group.lr_at(t))
                 threads.stop(t)
                 t += 1
@@ -125,6 +127,7 @@ def run_group(
         chosen = threads.chosen
     finally:
         threads.close()
+    record.update_seconds = update_clock.total()
     return record.results(specs, group.params, sum(record.epoch_seconds), threads=chosen)
 
 
@@ -242,6 +245,39 @@ class EpochClock:
         if self.cuda:
             torch.cuda.synchronize()
         return time.perf_counter() - self.started
+
+
+class UpdateClock:
+    """The time spent in the rule's update (the optimizer step), summed over the run. On
+    CUDA, event pairs read once at the end: timing never makes the loop wait."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.seconds = 0.0
+        self.started = 0.0
+        self.events: list[tuple[Any, Any]] = []
+
+    def start(self) -> None:
+        if self.cuda:
+            self.events.append(self._pair())
+            self.events[-1][0].record()
+        else:
+            self.started = time.perf_counter()
+
+    def _pair(self) -> tuple[Any, Any]:
+        return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def stop(self) -> None:
+        if self.cuda:
+            self.events[-1][1].record()
+        else:
+            self.seconds += time.perf_counter() - self.started
+
+    def total(self) -> float:
+        if self.cuda and self.events:
+            torch.cuda.synchronize()
+            self.seconds = sum(a.elapsed_time(b) for a, b in self.events) / 1000
+        return self.seconds
 
 
 class GradientNoise:

@@ -55,6 +55,7 @@ class Recorder:
         self.evaluations: dict[str, list[Tensor]] = {}
         self.evaluated_at: list[int] = []
         self.epoch_seconds: list[float] = []
+        self.update_seconds = 0.0  # in the rule's update, all runs of the group together
 
     def loss(self, t: int, loss: Tensor) -> None:
         loss = loss.detach()
@@ -114,6 +115,7 @@ class Recorder:
                 },
                 evaluated_at=torch.tensor(self.evaluated_at, dtype=torch.long),
                 epoch_seconds=epoch_seconds,
+                update_seconds=self.update_seconds / runs / max(self.lrs.shape[1], 1),
                 initial_params=_run_of(cpu, "initial/", k),
                 final_params=_run_of(cpu, "final/", k),
                 param_names=self.names,

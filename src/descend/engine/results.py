@@ -40,6 +40,7 @@ class RunResult:
     evaluations: dict[str, Tensor] = field(default_factory=dict)
     evaluated_at: Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
     epoch_seconds: Tensor = field(default_factory=lambda: torch.zeros(0))
+    update_seconds: float = float("nan")  # per update: this run's share of the rule's step
     initial_params: dict[str, Tensor] = field(default_factory=dict)
     final_params: dict[str, Tensor] = field(default_factory=dict)
     param_names: tuple[str, ...] = ()

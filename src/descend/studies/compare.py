@@ -14,6 +14,7 @@ the same batches, so rows are compared seed by seed (`study.paired`, claims).
 from __future__ import annotations
 
 import contextlib
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import torch
 
 from descend import analysis, checks
+from descend.analysis.training import layer_differences
 from descend.engine import (
     OptimizerSpec,
     Progress,
@@ -35,6 +37,7 @@ from descend.engine import (
 from descend.engine.records import MAX_RECORDED, flat_names
 from descend.errors import DescendError
 from descend.experiments.plans import compare_plan
+from descend.studies import metrics
 from descend.studies.base import Figures, Table
 from descend.studies.claims import Claim, checked_claims
 
@@ -212,7 +215,7 @@ class CompareStudy:
     # --- numbers ---------------------------------------------------------------------
 
     def summaries(self) -> list[dict[str, Any]]:
-        """Per row: mean ± sd and 95 % CI over seeds of the final loss and distance."""
+        """Per row: mean ± sd and 95 % CI over seeds of each metric (`metrics()`)."""
         out = []
         for name, runs in self.rows().items():
             first = runs[0]
@@ -225,7 +228,7 @@ class CompareStudy:
                 "diverged": sum(r.diverged for r in runs),
             }
             for metric in self.metrics():
-                e = analysis.estimate([final(r, metric) for r in runs])
+                e = analysis.estimate([metrics.value(r, metric) for r in runs])
                 row.update(
                     {
                         metric: e.mean,
@@ -234,17 +237,15 @@ class CompareStudy:
                         f"{metric} ci high": e.high,
                     }
                 )
-            if self.checkpoint is not None:
+            if self.checkpoint is not None and "distance" in self.metrics():
                 e = analysis.estimate([at_epoch(r, "distance", self.checkpoint) for r in runs])
                 row[f"distance at epoch {self.checkpoint}"] = e.mean
             out.append(row)
         return out
 
     def metrics(self) -> list[str]:
-        names = ["train_loss"]
-        if "distance" in self.results[0].evaluations:
-            names.append("distance")
-        return names
+        """The measures of this study's runs (descend.studies.metrics)."""
+        return metrics.chosen(self.results[0])
 
     def paired(self, a: str, b: str, metric: str = "distance", epoch: int | None = None):
         """Row a against row b, seed by seed (see descend.analysis.paired)."""
@@ -254,8 +255,38 @@ class CompareStudy:
                 raise DescendError(f"Unknown row {name!r} (allowed: {', '.join(rows)}).", key="row")
         by_seed = [{r.spec.seed: r for r in rows[n]} for n in (a, b)]
         seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
-        values = [[at_epoch(s[seed], metric, epoch) for seed in seeds] for s in by_seed]
-        return analysis.paired(values[0], values[1], names=(a, b), metric=metric)
+        values = [[metrics.value(s[seed], metric, epoch) for seed in seeds] for s in by_seed]
+        lower = metrics.METRICS[metric].lower_is_better
+        return analysis.paired(
+            values[0],
+            values[1],
+            names=(a, b),
+            metric=metric.replace("_", " "),
+            lower_is_better=lower,
+        )
+
+    def layer_differences(self, a: str, b: str) -> list[dict[str, Any]]:
+        """Per layer, how rows a and b moved the weights: each seed's pair (same start)
+        compared (analysis.training.layer_differences), averaged over seeds."""
+        rows = self.rows()
+        pairs = [
+            (ra, rb)
+            for ra in rows[a]
+            for rb in rows[b]
+            if ra.spec.seed == rb.spec.seed and not (ra.diverged or rb.diverged)
+        ]
+        per_seed = [
+            layer_differences(ra.final_params, rb.final_params, ra.initial_params)
+            for ra, rb in pairs
+        ]
+        out = []
+        for i, first in enumerate(per_seed[0] if per_seed else []):
+            fields = {k: v for k, v in vars(first).items() if k not in ("layer", "numbers")}
+            mean = {k: statistics.fmean(vars(s[i])[k] for s in per_seed) for k in fields}
+            out.append(
+                {"layer": first.layer, "numbers": first.numbers, "seeds": len(per_seed), **mean}
+            )
+        return out
 
     # --- what the report and the CLI take -------------------------------------------
 
@@ -293,23 +324,10 @@ def row_name(run: RunResult, many_labels: bool, many_regimes: bool) -> str:
 
 
 def final(run: RunResult, metric: str) -> float:
-    """A metric at the end: inf for a run that diverged."""
-    return at_epoch(run, metric, None)
+    """A metric at the end: inf for a run that diverged (NaN for an accuracy)."""
+    return metrics.value(run, metric)
 
 
 def at_epoch(run: RunResult, metric: str, epoch: int | None) -> float:
-    """A metric at the evaluation after `epoch` epochs (None: the last); inf if diverged."""
-    if run.diverged:
-        return float("inf")
-    values = run.evaluations[metric]
-    if epoch is None:
-        return float(values[-1])
-    per_epoch = run.spec.updates_per_epoch or 1
-    where = (run.evaluated_at == epoch * per_epoch).nonzero()
-    if not len(where):
-        raise DescendError(
-            f"No evaluation after epoch {epoch} (evaluated every {run.spec.eval_every} "
-            f"epoch(s), {run.spec.epochs or run.spec.steps // per_epoch} in all).",
-            key="checkpoint",
-        )
-    return float(values[int(where[0])])
+    """A metric at the evaluation after `epoch` epochs (None: the last)."""
+    return metrics.value(run, metric, epoch)

@@ -18,6 +18,7 @@ import torch
 from descend.plots.bands import progress_curves
 from descend.plots.fits import fitted_models
 from descend.plots.slices import Slice, minibatch_landscapes, regime_paths, slice_3d, slice_contour
+from descend.plots.training import batch_losses, evaluation_curves, layer_bars, time_bars
 from descend.studies.base import Figures
 
 
@@ -39,10 +40,24 @@ def figures(study: Any) -> Figures:
             out["minibatches"] = lambda: minibatch_landscapes(view, batch, rows)
     if getattr(task, "predict", None) is not None:
         out["fits"] = lambda: fitted_models(task, rows)
+    if "test_loss" in study.metrics():  # a network: what it learned, and what it cost
+        return {**out, **_network_figures(study, rows)}
     best = _best_loss(task)
     out["curves"] = lambda: progress_curves(rows, unit="epochs", best_loss=best)
     if len({r.spec.steps for r in study.results}) > 1:
         out["curves_updates"] = lambda: progress_curves(rows, unit="updates", best_loss=best)
+    return out
+
+
+def _network_figures(study: Any, rows: dict) -> Figures:
+    out: Figures = {
+        "training": lambda: batch_losses(rows),
+        "evaluations": lambda: evaluation_curves(rows, study.metrics()),
+        "time": lambda: time_bars(study.summaries()),
+    }
+    if len(rows) == 2:
+        a, b = list(rows)
+        out["layers"] = lambda: layer_bars(study.layer_differences(a, b), a, b)
     return out
 
 

@@ -12,10 +12,9 @@ from typing import Any
 import torch
 
 from descend import analysis
+from descend.analysis.training import SETTLED_DEFINITION
+from descend.studies import metrics
 from descend.studies.base import Table, number
-from descend.studies.compare import final
-
-METRIC_NAMES = {"train_loss": "final loss", "distance": "distance to optimum"}
 
 
 def tables(study: Any) -> list[Table]:
@@ -24,6 +23,10 @@ def tables(study: Any) -> list[Table]:
         out.append(parameter_table(study))
     if study.claims:
         out.append(claims_table(study))
+    elif len(study.rows()) > 1:
+        out.append(paired_table(study))
+    if study.results[0].trajectory is None and len(study.rows()) == 2:
+        out.append(layer_table(study))
     out.append(runs_table(study))
     return out
 
@@ -46,7 +49,7 @@ def summary_table(study: Any) -> Table:
                 ("ci_low", f"{metric} ci low"),
                 ("ci_high", f"{metric} ci high"),
             ):
-                row[f"{_csv(metric)}_{suffix}"] = s[key]
+                row[f"{metrics.METRICS[metric].csv}_{suffix}"] = s[key]
         checkpoint = f"distance at epoch {study.checkpoint}"
         if checkpoint in s:
             row[f"distance_epoch_{study.checkpoint}_mean"] = s[checkpoint]
@@ -58,10 +61,14 @@ def summary_table(study: Any) -> Table:
             "runs": str(row["runs"]),
             "updates": str(row["updates"]),
         }
+        compact = len(study.metrics()) > 3  # many columns: the sd stays in the CSV
         for metric in study.metrics():
-            m = _csv(metric)
-            out[METRIC_NAMES[metric]] = _mean_sd_ci(
-                row[f"{m}_mean"], row[f"{m}_sd"], row[f"{m}_ci_low"], row[f"{m}_ci_high"]
+            m = metrics.METRICS[metric].csv
+            out[metrics.METRICS[metric].name] = _mean_sd_ci(
+                row[f"{m}_mean"],
+                None if compact else row[f"{m}_sd"],
+                row[f"{m}_ci_low"],
+                row[f"{m}_ci_high"],
             )
         if study.checkpoint is not None:
             key = f"distance_epoch_{study.checkpoint}_mean"
@@ -73,13 +80,84 @@ def summary_table(study: Any) -> Table:
     regimes = {str(r.spec.regime): r.spec.regime for r in study.results}
     lines = [f"Task: {task.description}."] if getattr(task, "description", "") else []
     lines += [f"Regime {r.describe(task.examples)}." for r in regimes.values()]
-    lines.append(
-        "Values: mean ± sd over seeds [95 % t-interval of the mean], at the end of training; "
-        "loss on all training data; distance: Euclidean, from the final parameters to the "
-        "optimum. Runs with the same seed start from the same weights and, under the same "
-        "regime, see the same batches. Diverged runs are left out of the statistics."
+    shown_as = (
+        "mean [95 % t-interval]"
+        if len(study.metrics()) > 3
+        else "mean ± sd [95 % t-interval of the mean]"
     )
+    lines.append(
+        f"Values: {shown_as} over seeds, at the end of training (summary.csv has the sd too). "
+        + METRIC_NOTES[study.metrics()[1] if len(study.metrics()) > 1 else "train_loss"]
+        + " Runs with the same seed start from the same weights and, under the same regime, "
+        "see the same batches. Diverged runs are left out of the statistics."
+    )
+    if "settled_at" in study.metrics():
+        lines.append(SETTLED_DEFINITION[0].upper() + SETTLED_DEFINITION[1:] + ".")
     return Table("summary", "Per optimizer and regime", rows, " ".join(lines), shown=shown)
+
+
+METRIC_NOTES = {
+    "train_loss": "Loss on all training data.",
+    "distance": "Loss on all training data; distance: Euclidean, from the final parameters "
+    "to the optimum.",
+    "test_loss": "Train loss on the task's evaluation subset; test loss: summed NLL over the "
+    "test set / N (seed 002's); epoch time: median seconds per epoch, evaluation excluded, "
+    "this run's share of its group; optimizer step: the rule's update, per step.",
+}
+
+
+def paired_table(study: Any) -> Table:
+    """Every row against the first, seed by seed, on the study's main measures."""
+    rows = list(study.rows())
+    main = [m for m in ("test_accuracy", "test_loss", "distance") if m in study.metrics()]
+    out = []
+    for other in rows[1:]:
+        for metric in main or ["train_loss"]:
+            result = study.paired(other, rows[0], metric)
+            out.append({
+                "a": other, "b": rows[0], "metric": metric, "seeds": result.n,
+                "mean difference": result.difference.mean, "ci low": result.difference.low,
+                "ci high": result.difference.high, "p": result.p_value,
+                "bootstrap low": result.bootstrap_low, "bootstrap high": result.bootstrap_high,
+                "verdict": result.verdict(),
+            })  # fmt: skip
+
+    def shown(row: dict[str, Any]) -> dict[str, str]:
+        return {"A − B": f"{row['a']} − {row['b']}", "metric": row["metric"],
+                "verdict": row["verdict"]}  # fmt: skip
+
+    note = (
+        "Paired over seeds: per seed A − B (same initial weights, same batches), its mean "
+        "with a 95 % t-interval and a bootstrap interval (10 000 resamples), the paired "
+        "t-test's p. With fewer than 5 seeds a 'no clear difference' means too few to tell."
+    )
+    return Table("paired", "Paired differences", out, note, shown=shown)
+
+
+def layer_table(study: Any) -> Table:
+    """The two rows' final weights compared layer by layer (mean over seeds)."""
+    a, b = list(study.rows())
+    rows = study.layer_differences(a, b)
+
+    def shown(row: dict[str, Any]) -> dict[str, str]:
+        return {
+            "layer": row["layer"], "numbers": str(row["numbers"]),
+            "mean A − B": f"{row['mean_difference']:.3g}",
+            "‖A − B‖": f"{row['l2_distance']:.3g}",
+            "moved A": f"{row['relative_change_a']:.3g}",
+            "moved B": f"{row['relative_change_b']:.3g}",
+            "cosine": f"{row['cosine_similarity']:.4f}",
+            "seed's normalised": f"{row['normalised_difference']:.3g}",
+        }  # fmt: skip
+
+    note = (
+        f"A = {a}, B = {b}, each pair from the same initial weights W0, averaged over "
+        "seeds. moved: ‖W − W0‖ / ‖W0‖; cosine: between A and B; seed's normalised: seed "
+        "002's (max A − mean(A − B)) / (max A − min A), which is about max A / (max A − "
+        "min A) whenever mean(A − B) is small (≈ 0.5 for weights spread evenly around 0), "
+        "whatever B is: read ‖A − B‖ and moved to see where the rules differ."
+    )
+    return Table("layers", "Final weights, layer by layer", rows, note, shown=shown)
 
 
 def parameter_table(study: Any) -> Table:
@@ -143,11 +221,15 @@ def runs_table(study: Any) -> Table:
             "seed": r.spec.seed,
             "epochs": r.spec.epochs,
             "updates": r.updates,
-            "final_loss": final(r, "train_loss"),
-            "distance_to_optimum": final(r, "distance") if "distance" in r.evaluations else None,
-            "diverged_at": r.diverged_at,
-            "seconds": r.wall_time,
+            "final_loss": metrics.value(r, "train_loss"),
+            "distance_to_optimum": (
+                metrics.value(r, "distance") if "distance" in r.evaluations else None
+            ),
         }
+        for metric in study.metrics():
+            if metric not in ("train_loss", "distance"):
+                row[metrics.METRICS[metric].csv] = metrics.value(r, metric)
+        row.update({"diverged_at": r.diverged_at, "seconds": r.wall_time})
         if r.trajectory is not None:
             point = r.final_point.tolist()
             row.update({f"param.{p}": x for p, x in zip(r.param_names, point, strict=True)})
@@ -155,14 +237,12 @@ def runs_table(study: Any) -> Table:
     return Table("runs", "Every run", rows, printed=False)
 
 
-def _csv(metric: str) -> str:
-    return {"train_loss": "final_loss", "distance": "distance"}[metric]
-
-
-def _mean_sd_ci(mean: float, sd: float, low: float, high: float) -> str:
+def _mean_sd_ci(mean: float, sd: float | None, low: float, high: float) -> str:
     if math.isnan(mean):
         return "—"
     text = f"{mean:.4g}"
-    if not math.isnan(sd):
-        text += f" ± {sd:.2g} [{low:.4g}, {high:.4g}]"
+    if sd is not None and not math.isnan(sd):
+        text += f" ± {sd:.2g}"
+    if not math.isnan(low):
+        text += f" [{low:.4g}, {high:.4g}]"
     return text

@@ -163,9 +163,9 @@ def _task(
     what = "all training examples" if subset == n else f"the first {subset} training examples"
     return Classification(
         name, params, data, make, forward, dropout, subset,
-        f"{data.description} Network: {architecture}"
+        f"{data.description.rstrip('.')}. Network: {architecture}"
         + (f" with hidden widths {widths}" if architecture == "mlp" else " (seed 002)")
-        + f"; train loss evaluated on {what}.",
+        + f"; train loss evaluated on {what}",
     )  # fmt: skip
 
 
