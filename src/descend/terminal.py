@@ -76,10 +76,11 @@ class ProgressBar:
 
     EVERY = 10.0  # seconds between plain lines
 
-    def __enter__(self):
+    def __enter__(self) -> ProgressBar:
+        self.started = self.last = time.perf_counter()
+        self.text = ""
         if not console.is_terminal:
-            self.started = self.last = time.perf_counter()
-            return self._line
+            return self
         self.bar = Progress(
             TextColumn("running"),
             BarColumn(),
@@ -87,12 +88,29 @@ class ProgressBar:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
             console=console,
             transient=True,
         )
         self.bar.start()
-        self.task = self.bar.add_task("updates", total=None)
-        return lambda done, total: self.bar.update(self.task, completed=done, total=total)
+        self.task = self.bar.add_task("updates", total=None, status="")
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if hasattr(self, "bar"):
+            self.bar.update(self.task, completed=done, total=total)
+        else:
+            self._line(done, total)
+
+    def status(self, status: Any) -> None:
+        """Where the engine is: runs, epoch, batch, loss (descend.engine.Status)."""
+        loss = "" if status.loss is None else f" · loss {status.loss:.4g}"
+        self.text = (
+            f"{status.runs} · epoch {status.epoch}/{status.epochs} · batch "
+            f"{status.batch}/{status.batches}{loss}"
+        )
+        if hasattr(self, "bar"):
+            self.bar.update(self.task, status=self.text)
 
     def _line(self, done: int, total: int) -> None:
         now = time.perf_counter()
@@ -101,8 +119,10 @@ class ProgressBar:
             elapsed = now - self.started
             left = elapsed * (total - done) / max(done, 1)
             console.print(
-                f"running: {done}/{total} updates, {elapsed:.0f} s, about {left:.0f} s left",
+                f"running: {done}/{total} updates, {elapsed:.0f} s, about {left:.0f} s left"
+                + (f" · {self.text}" if self.text else ""),
                 highlight=False,
+                markup=False,
             )
 
     def __exit__(self, *exc: Any) -> None:

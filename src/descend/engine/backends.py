@@ -9,6 +9,8 @@ content keys, and yield the same results.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -18,6 +20,19 @@ from descend.engine.runs import RunSpec
 from descend.errors import DescendError
 
 Progress = Callable[[int, int], None]  # (updates done, updates in all), over every run group
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the engine is, for a progress display: given, after every update, to the
+    `status` method of a progress callback that has one."""
+
+    runs: str  # "runs 1-3 of 6: adam (seeds 0, 1, 2)"
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # 1-based, within the epoch
+    batches: int
+    loss: float | None  # the group's mean batch loss (None on CUDA: read without waiting)
 
 
 def check_device(device: torch.device | str) -> torch.device:
@@ -61,14 +76,35 @@ def stream(
     total = sum(specs[g[0]].steps for g in groups)
     done = 0
     for indices in groups:
-
-        def report(step: int, before: int = done) -> None:
-            if progress is not None:
-                progress(before + step, total)
-
-        results = run_group([specs[i] for i in indices], device=resolved, on_step=report)
-        done += specs[indices[0]].steps
+        group = [specs[i] for i in indices]
+        report = _reporter(progress, group, _runs_text(indices, len(specs), group), done, total)
+        results = run_group(group, device=resolved, on_step=report)
+        done += group[0].steps
         yield indices, results
+
+
+def _reporter(progress: Any, group: Sequence[RunSpec], runs: str, before: int, total: int):
+    if progress is None:
+        return None
+    status = getattr(progress, "status", None)
+    per_epoch = group[0].updates_per_epoch or group[0].steps
+    epochs = -(-group[0].steps // per_epoch)
+
+    def report(step: int, epoch: int, loss: torch.Tensor) -> None:
+        progress(before + step, total)
+        if status is not None:
+            value = None if loss.is_cuda else float(loss[torch.isfinite(loss)].mean())
+            batch = step - epoch * per_epoch
+            status(Status(runs, epoch + 1, epochs, batch, per_epoch, value))
+
+    return report
+
+
+def _runs_text(indices: list[int], count: int, group: Sequence[RunSpec]) -> str:
+    seeds = sorted({s.seed for s in group})
+    shown = ", ".join(map(str, seeds[:4])) + (", ..." if len(seeds) > 4 else "")
+    where = f"run {indices[0] + 1}" if len(indices) == 1 else f"{len(indices)} runs"
+    return f"{where} of {count}: {group[0].label} (seed{'s' * (len(seeds) > 1)} {shown})"
 
 
 def run(

@@ -95,9 +95,10 @@ def run_group(
     specs: Sequence[RunSpec],
     *,
     device: torch.device | str = "cpu",
-    on_step: Callable[[int], None] | None = None,
+    on_step: Callable[[int, int, Tensor], None] | None = None,
 ) -> list[RunResult]:
-    """Advance the K runs of one group together and record them."""
+    """Advance the K runs of one group together and record them. `on_step(updates done,
+    epoch, batch losses (K,))` is called after every update."""
     group = Group(specs, torch.device(device))
     record = Recorder(group.params, group.steps, has_data=group.batches is not None)
     threads = ThreadChoice(group.device, group.steps, len(record.names))
@@ -110,7 +111,8 @@ def run_group(
             clock.start()
             for batch in group.next_epoch(t):
                 threads.start(t)
-                record.loss(t, group.forward(batch, t))  # freezes a run whose loss diverged
+                loss = group.forward(batch, t)
+                record.loss(t, loss)  # freezes a run whose loss diverged ...
                 update_clock.start()
                 group.update(record.active)  # ... before its update: it stays where it was
                 update_clock.stop()
@@ -118,7 +120,7 @@ def run_group(
                 threads.stop(t)
                 t += 1
                 if on_step is not None:
-                    on_step(t)
+                    on_step(t, epoch, loss.detach())
             record.epoch_seconds.append(clock.stop())
             if group.batches is not None and group.evaluation_due(epoch, t):
                 record.evaluation(t, group.task.evaluate(group.params))

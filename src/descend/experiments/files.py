@@ -125,6 +125,8 @@ COMPARE_KEYS: dict[str, Check] = {
     "device": (lambda v: isinstance(v, str), '"cpu" or "cuda"'),
     "slice": (lambda v: isinstance(v, list) and len(v) == 2 and _strings(v), "two parameter names"),
     "checkpoint": (_integer(0), "an epoch (an integer >= 0)"),
+    "dataset": (lambda v: isinstance(v, str), 'a dataset: "digits", "mnist", "fashion-mnist"'),
+    "data_dir": (lambda v: isinstance(v, str), "a folder with the dataset's IDX files"),
 }
 CLAIM_KEYS: dict[str, Check] = {
     "text": (lambda v: isinstance(v, str), "a string"),
@@ -159,6 +161,12 @@ def recipes() -> list[str]:
     return sorted(
         p.name.removesuffix(".toml") for p in RECIPES.iterdir() if p.name.endswith(".toml")
     )
+
+
+def title_of(name: str) -> str:
+    """A shipped recipe's title, read without checking it (listing needs no data)."""
+    data = tomllib.loads((RECIPES / f"{name}.toml").read_text())
+    return str(data.get("title", name))
 
 
 def load(name_or_file: str | Path, overrides: Mapping[str, Any] | None = None) -> Experiment:

@@ -94,11 +94,14 @@ def compare_plan(
     drop_last: bool = False,
     eval_every: int = 1,
     dtype: str = "float32",
+    dataset: str | None = None,
+    data_dir: str | None = None,
 ) -> tuple[TaskSpec, list[RunSpec]]:
     """Every optimizer at every lr under every regime, once per seed. Runs with the same
     seed start from the same weights and, under the same regime, see the same batches;
-    `fixed_init` gives every seed the first seed's weights (only the order varies)."""
-    spec = vocabulary.task(task, kind="task")
+    `fixed_init` gives every seed the first seed's weights (only the order varies).
+    dataset / data_dir: for a network task, the data it learns and where its files are."""
+    spec = vocabulary.with_data(vocabulary.task(task, kind="task"), dataset, data_dir)
     if (epochs is None) == (updates is None):
         raise DescendError(
             "Give the budget as epochs or as updates, not both and not neither.", key="epochs"

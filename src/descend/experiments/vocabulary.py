@@ -193,3 +193,19 @@ def blame(key: str) -> Iterator[None]:
     except DescendError as problem:
         problem.key = problem.key or key
         raise
+
+
+def with_data(spec: TaskSpec, dataset: str | None, data_dir: str | None) -> TaskSpec:
+    """The task learning `dataset` from files in `data_dir` (a network task's settings)."""
+    changes = {k: v for k, v in (("dataset", dataset), ("data_dir", data_dir)) if v is not None}
+    if not changes:
+        return spec
+    takes = tasks.defaults(spec.name)
+    for key in changes:
+        if key not in takes:
+            raise DescendError(
+                f"The task {spec.name} takes no {key} (it is not a network on a dataset; "
+                "tasks that take one: convnet, mlp).",
+                key=key,
+            )
+    return task(TaskSpec(spec.name, {**spec.params, **changes}))

@@ -56,6 +56,8 @@ def compare(
     drop_last: bool = False,
     eval_every: int = 1,
     dtype: str = "float32",
+    dataset: str | None = None,
+    data_dir: str | None = None,
     device: str = "cpu",
     slice: Sequence[str] | None = None,
     checkpoint: int | None = None,
@@ -86,6 +88,8 @@ def compare(
         drop_last=drop_last,
         eval_every=eval_every,
         dtype=dtype,
+        dataset=dataset,
+        data_dir=data_dir,
     )
     return run_compare(
         (spec, specs),
