@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from descend.engine import OptimizerSpec, Regime, RunSpec, Step, TaskSpec, run
+from descend.engine.lockstep import group_runs, run_group
 from descend.errors import DescendError, UnknownNameError
 from descend.tasks import networks, stacked
 
@@ -99,8 +100,10 @@ def test_dropout_masks_are_a_runs_own_whatever_its_group():
 
 
 def test_runs_in_lockstep_equal_runs_alone_with_dropout():
+    """Stacked as one group (as on a GPU; on the CPU the engine runs ConvNets one by one,
+    see Classification.stacks_on) they equal each run alone."""
     specs = [_spec(0), _spec(1, lr=3e-3), _spec(2, lr=1e-2)]
-    together = run(specs)
+    together = run_group(specs)
     for spec, result in zip(specs, together, strict=True):
         alone = run([spec])[0]
         torch.testing.assert_close(result.loss, alone.loss, rtol=1e-10, atol=1e-12)
@@ -143,3 +146,11 @@ def test_bad_tasks_are_refused(task, error, message):
             vocabulary.task(task.name)
         else:
             task.build()
+
+
+def test_convnets_run_one_by_one_on_the_cpu_and_mlps_together():
+    convnets = [_spec(0), _spec(1)]
+    mlps = [_spec(0, task="digits-mlp"), _spec(1, task="digits-mlp")]
+    assert group_runs(convnets, "cpu") == [[0], [1]]
+    assert group_runs(mlps, "cpu") == [[0, 1]]
+    assert group_runs(convnets, "cuda") == [[0, 1]]  # (grouping alone needs no GPU)

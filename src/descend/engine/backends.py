@@ -14,9 +14,12 @@ from typing import Any
 
 import torch
 
+from descend import checks
+from descend.cpu import DEFAULT_THREADS, user_chose_threads
 from descend.engine.lockstep import group_runs, run_group
+from descend.engine.processes import stream_in_processes
 from descend.engine.results import Results, RunResult
-from descend.engine.runs import RunSpec
+from descend.engine.runs import RunSpec, TaskSpec
 from descend.errors import DescendError
 
 Progress = Callable[[int, int], None]  # (updates done, updates in all), over every run group
@@ -64,16 +67,48 @@ def check_device(device: torch.device | str) -> torch.device:
     return resolved
 
 
+HEAVY = 5e8  # parameter-updates (numbers × updates, all runs) from which workers pay off
+
+
+def workers_for(
+    specs: Sequence[RunSpec], groups: Sequence[list[int]], device: torch.device, workers: Any
+) -> int:
+    """How many processes run the groups. "auto": one per core (one thread each) when
+    there are several groups of heavy work (at least 5e8 parameter-updates in all: a
+    ConvNet epoch on MNIST is 5.6e8) on the CPU; else 1, this process. Small work is not
+    worth a process's start-up (a couple of seconds to import torch)."""
+    if workers != "auto":
+        return checks.integer("workers", workers, low=1)
+    cores = DEFAULT_THREADS
+    plain = all(isinstance(specs[g[0]].task, TaskSpec) for g in groups)
+    if device.type != "cpu" or len(groups) < 2 or cores < 2 or user_chose_threads() or not plain:
+        return 1
+    work = 0.0
+    for g in groups:
+        first = specs[g[0]]
+        start = first.built_task.initial_params(first, torch.Generator().manual_seed(0))
+        work += len(g) * sum(v.numel() for v in start.values()) * first.steps
+    return min(cores, len(groups)) if work >= HEAVY else 1
+
+
 def stream(
     specs: Sequence[RunSpec],
     *,
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
+    workers: int | str = "auto",
 ) -> Iterator[tuple[list[int], list[RunResult]]]:
-    """Run every spec; yield (indices into `specs`, their results) group by group."""
+    """Run every spec; yield (indices into `specs`, their results) group by group, as
+    each group finishes. workers: processes to spread the groups over (see workers_for)."""
     resolved = check_device(device)
-    groups = group_runs(specs)
+    groups = group_runs(specs, resolved)
     total = sum(specs[g[0]].steps for g in groups)
+    count = workers_for(specs, groups, resolved, workers)
+    if count > 1:
+        yield from stream_in_processes(
+            groups, specs, str(resolved), count, _pooled_reporter(progress, groups, specs, total)
+        )
+        return
     done = 0
     for indices in groups:
         group = [specs[i] for i in indices]
@@ -81,6 +116,26 @@ def stream(
         results = run_group(group, device=resolved, on_step=report)
         done += group[0].steps
         yield indices, results
+
+
+def _pooled_reporter(progress: Any, groups: Sequence[list[int]], specs, total: int):
+    """Progress over groups running side by side: the sum of what each has done."""
+    if progress is None:
+        return None
+    done = [0] * len(groups)
+    status = getattr(progress, "status", None)
+
+    def report(group: int, step: int, epoch: int, loss: float | None) -> None:
+        done[group] = step
+        progress(sum(done), total)
+        if status is not None:
+            first = specs[groups[group][0]]
+            per_epoch = first.updates_per_epoch or first.steps
+            runs = _runs_text(groups[group], len(specs), [specs[i] for i in groups[group]])
+            batch = step - epoch * per_epoch
+            status(Status(runs, epoch + 1, -(-first.steps // per_epoch), batch, per_epoch, loss))
+
+    return report
 
 
 def _reporter(progress: Any, group: Sequence[RunSpec], runs: str, before: int, total: int):
@@ -112,10 +167,11 @@ def run(
     *,
     device: torch.device | str = "cpu",
     progress: Progress | None = None,
+    workers: int | str = "auto",
 ) -> Results:
     """Run every spec; results come back in the order of `specs`."""
     results: list[RunResult | None] = [None] * len(specs)
-    for indices, group in stream(specs, device=device, progress=progress):
+    for indices, group in stream(specs, device=device, progress=progress, workers=workers):
         for i, result in zip(indices, group, strict=True):
             results[i] = result
     return Results([r for r in results if r is not None])

@@ -30,18 +30,21 @@ from descend.engine.runs import DTYPES, RunSpec, Step, Task, TaskSpec, takes_gra
 from descend.engine.threads import ThreadChoice
 
 
-def group_runs(specs: Sequence[RunSpec]) -> list[list[int]]:
+def group_runs(specs: Sequence[RunSpec], device: torch.device | str = "cpu") -> list[list[int]]:
     """Indices of specs that can advance together, in order of first appearance."""
     groups: dict[Any, list[int]] = {}
     for i, spec in enumerate(specs):
-        groups.setdefault(_group_key(spec, i), []).append(i)
+        groups.setdefault(_group_key(spec, i, torch.device(device)), []).append(i)
     return list(groups.values())
 
 
-def _group_key(spec: RunSpec, index: int) -> tuple:
+def _group_key(spec: RunSpec, index: int, device: torch.device) -> tuple:
     rule = spec.optimizer.build()
     if not takes_gradients(rule):
         return ("alone", index)  # L-BFGS: one run at a time
+    stacks = getattr(spec.built_task, "stacks_on", None)
+    if stacks is not None and not stacks(device):
+        return ("alone", index)  # a task that runs faster one run at a time here
     structure = tuple((k, v) for k, v in rule.hyperparams.items() if not _stackable(v))
     task = content_key(spec.task.content()) if isinstance(spec.task, TaskSpec) else id(spec.task)
     regime = None if spec.regime is None else str(spec.regime)  # one batch order kind

@@ -204,6 +204,14 @@ class RunSpec:
         if self.epochs is not None:
             checks.integer("epochs", self.epochs, low=1)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a worker process) without what it caches: the built task (its data
+        set) is rebuilt where it is needed, once."""
+        state = dict(self.__dict__)
+        state.pop("built_task", None)
+        state.pop("key", None)
+        return state
+
     @cached_property
     def built_task(self) -> Task:
         return self.task.build() if isinstance(self.task, TaskSpec) else self.task
