@@ -154,3 +154,28 @@ def test_convnets_run_one_by_one_on_the_cpu_and_mlps_together():
     assert group_runs(convnets, "cpu") == [[0], [1]]
     assert group_runs(mlps, "cpu") == [[0, 1]]
     assert group_runs(convnets, "cuda") == [[0, 1]]  # (grouping alone needs no GPU)
+
+
+def test_the_digits_mlp_trains_as_the_plain_pytorch_loop_does():
+    """The same network, initial weights, batches and rule, written the usual way (an
+    nn.Sequential, a DataLoader, torch.optim.Adam): the same weights and test accuracy."""
+    spec = RunSpec(
+        TaskSpec("digits-mlp"), OptimizerSpec("adam", {"lr": 1e-2}), epochs=3,
+        regime=Regime.parse("minibatch:32:shuffle"), seed=5, dtype="float64",
+    )  # fmt: skip
+    result = run([spec])[0]
+    data = spec.built_task.data
+    torch.manual_seed(spec.stream("init"))
+    model = spec.built_task.make_network().double()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    order = torch.Generator().manual_seed(spec.stream("data"))
+    for _ in range(3):
+        for batch in torch.randperm(len(data.train_y), generator=order).split(32):
+            optimizer.zero_grad()
+            log_p = model(data.train_x[batch].double())
+            torch.nn.functional.nll_loss(log_p, data.train_y[batch]).backward()
+            optimizer.step()
+    for name, value in model.named_parameters():
+        torch.testing.assert_close(result.final_params[name], value.detach(), rtol=1e-9, atol=1e-10)
+    accuracy = (model(data.test_x.double()).argmax(1) == data.test_y).double().mean()
+    assert float(result.evaluations["test_accuracy"][-1]) == float(accuracy) > 0.85
