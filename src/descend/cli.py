@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import typer
 from rich.table import Table
 
 import descend
+from descend import checks
 from descend.errors import DescendError
 from descend.studies import demo as demo_module
 from descend.terminal import ProgressBar, check_out, console, print_tables
@@ -129,7 +131,14 @@ def surface(
     ] = None,
     starts: Annotated[
         int | None,
-        typer.Option(help="Run from this many starts on a grid over the window (basin maps)."),
+        typer.Option(
+            help="Run from about this many starts on a square grid over the window (basin "
+            "maps): rounded to a square, 2000 -> 45×45 = 2025."
+        ),
+    ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option(help="The window 'w1min,w1max,w2min,w2max' (default: the surface's)."),
     ] = None,
     schedule: Annotated[
         str | None,
@@ -151,6 +160,10 @@ def surface(
     gif: Annotated[
         bool, typer.Option("--gif/--no-gif", help="Also write the animated descent.")
     ] = True,
+    figures: Annotated[
+        str | None,
+        typer.Option(help="Only these figures, e.g. contour,loss (default: every one)."),
+    ] = None,
     list_surfaces: Annotated[
         bool, typer.Option("--list", help="List the surfaces and exit.")
     ] = False,
@@ -178,11 +191,15 @@ def surface(
             noise=noise,
             schedule=schedule,
             tolerance=tol,
+            window=_parse_window(window),
             progress=progress,
         )
     folder = check_out(out or DEFAULT_OUT / study.surface.name)
+    if starts is not None and starts != len({r.spec.start for r in study.results}):
+        side = round(starts**0.5)
+        console.print(f"(--starts {starts} ran as a {side}×{side} grid: {side * side} starts)")
     print_tables(study)
-    _save(study, folder, gif)
+    _save(study, folder, gif, figures=figures)
 
 
 @app.command()
@@ -340,6 +357,26 @@ def _run_experiment(
     console.print(f"Figures and tables are in [bold]{out}/[/]", highlight=False)
 
 
+@app.command()
+@friendly_errors
+def optimizers() -> None:
+    """List the optimizers: their hyper-parameters with defaults (torch.optim's names), and
+    where each comes from. Write one as 'adam:lr=3e-4,betas=(0.9,0.99)'."""
+    table = Table(title="Optimizers (--opt NAME:KEY=VALUE,...; tuples as betas=(0.9,0.99))")
+    for column in ("name", "hyper-parameters (defaults)", "what, and where it comes from"):
+        table.add_column(column, overflow="fold")
+    for name in descend.optim.names():
+        defaults = descend.optim.hyperparameter_defaults(name)
+        shown = ", ".join(
+            k if v is inspect.Parameter.empty else f"{k}={v!r}" for k, v in defaults.items()
+        )
+        factory = descend.optim.base.RULES.factory(name)
+        module = inspect.getmodule(factory)
+        source = " ".join((module.__doc__ or "").split("\n\n")[0].split()) if module else ""
+        table.add_row(name, shown, source)
+    console.print(table, highlight=False)
+
+
 data_app = typer.Typer(help="Datasets: download MNIST and Fashion-MNIST.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -374,32 +411,71 @@ def data_download(
 @friendly_errors
 def schedule(
     specs: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="Schedules, e.g. 'cosine_warm_restarts:lr=0.1,T_0=10,T_mult=2,eta_min=0.01'."
         ),
-    ],
+    ] = None,
     steps: Annotated[int, typer.Option(help="Steps to draw.")] = 100,
-    out: Annotated[Path, typer.Option(help="The PNG to write.")] = DEFAULT_SCHEDULE_PNG,
+    out: Annotated[
+        Path, typer.Option(help="The figure to write: .png, .svg or .pdf.")
+    ] = DEFAULT_SCHEDULE_PNG,
+    list_schedules: Annotated[
+        bool, typer.Option("--list", help="List the schedules and their parameters, and exit.")
+    ] = False,
 ) -> None:
-    """Plot learning-rate schedules (lr against step) and print some of their values."""
+    """Plot learning-rate schedules (lr against step) and print their telling values:
+    the first and last steps, restarts and turns."""
+    from descend.analysis.schedules import telling_steps
     from descend.experiments import parse_call
+    from descend.experiments.vocabulary import check_schedule
     from descend.plots import schedule_curves
+    from descend.report import atomic_write, png_bytes
 
+    if list_schedules or not specs:
+        _list_schedules()
+        return
+    checks.integer("--steps", steps, low=1)
+    if out.suffix.lower() not in FIGURE_SUFFIXES:
+        raise DescendError(
+            f"Invalid --out {str(out)!r}: not a figure file (allowed: a name ending in "
+            f"{', '.join(FIGURE_SUFFIXES)})."
+        )
+    check_out(out.parent)
+    if out.is_dir():
+        raise DescendError(f"Invalid --out {str(out)!r}: it is a folder (allowed: a file name).")
     curves = {}
-    for text in specs:
+    for text in specs or []:
         name, params = parse_call(text)
-        curves[text] = descend.schedules.get(name, **params)
+        curves[text] = check_schedule(descend.schedules.get(name, **params), steps)
     table = Table(title="Learning rate by step (step 0 is the first update)")
     table.add_column("step", justify="right")
     for label in curves:
         table.add_column(label, justify="right", overflow="fold")
-    for k in sorted({*range(0, steps, max(1, steps // 10)), steps - 1}):
+    for k in telling_steps(curves, steps):
         table.add_row(str(k), *(f"{float(s(k)):.6g}" for s in curves.values()))
     console.print(table)
+    figure = schedule_curves(curves, steps)
     out.parent.mkdir(parents=True, exist_ok=True)
-    schedule_curves(curves, steps).savefig(out, dpi=120, bbox_inches="tight")
+    atomic_write(out, png_bytes(figure, 120, out.suffix.lower().lstrip(".")))
     console.print(f"Wrote [bold]{out}[/]", highlight=False)
+
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _list_schedules() -> None:
+    table = Table(title="Schedules (descend schedule NAME:lr=...,KEY=VALUE)")
+    for column in ("name", "parameters (defaults)", "what"):
+        table.add_column(column, overflow="fold")
+    for name in descend.schedules.names():
+        defaults = descend.schedules.SCHEDULES.defaults(name)
+        shown = ", ".join(
+            k if v is inspect.Parameter.empty else f"{k}={v!r}" for k, v in defaults.items()
+        )
+        doc = (descend.schedules.SCHEDULES.factory(name).__doc__ or "").strip().split("\n")[0]
+        table.add_row(name, shown, doc)
+    console.print(table, highlight=False)
 
 
 # --- helpers ----------------------------------------------------------------------
@@ -439,6 +515,24 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def _parse_window(text: str | None) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    if text is None:
+        return None
+    try:
+        x0, x1, y0, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise DescendError(
+            f"Invalid --window {text!r} (allowed: four numbers 'w1min,w1max,w2min,w2max', "
+            "e.g. -2,2,-1,3)."
+        ) from None
+    if not (x0 < x1 and y0 < y1) or not all(math.isfinite(v) for v in (x0, x1, y0, y1)):
+        raise DescendError(
+            f"Invalid --window {text!r} (allowed: finite numbers with w1min < w1max and "
+            "w2min < w2max)."
+        )
+    return (x0, x1), (y0, y1)
+
+
 def _parse_point(text: str | None) -> tuple[float, float] | None:
     if text is None:
         return None
@@ -451,10 +545,17 @@ def _parse_point(text: str | None) -> tuple[float, float] | None:
     return (w1, w2)
 
 
-def _save(study: Any, folder: Path, gif: bool, quiet: bool = False) -> None:
+def _save(
+    study: Any, folder: Path, gif: bool, quiet: bool = False, figures: str | None = None
+) -> None:
     from descend.report import save
 
-    written = save(study, folder, skip=() if gif else ("descent",))
+    only = None if figures is None else [f.strip() for f in figures.split(",") if f.strip()]
+    with console.status("writing the figures") as status:
+        written = save(
+            study, folder, skip=() if gif else ("descent",), only=only,
+            on_file=lambda name: status.update(f"writing {name}"),
+        )  # fmt: skip
     if not quiet:
         names = ", ".join(p.name for p in written.values())
         console.print(f"Wrote {names}\nto [bold]{folder}/[/]", highlight=False)

@@ -12,38 +12,100 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime
 import html
 import io
+import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from descend.errors import DescendError
 from descend.studies.base import Study, Table
 
 DPI = 120
 
 
-def save(study: Study, out: str | Path, *, skip: Iterable[str] = ()) -> dict[str, Path]:
-    """Write every table and figure of `study` into `out`; returns {name: path}."""
+MANIFEST = "descend-manifest.json"
+
+
+def save(
+    study: Study,
+    out: str | Path,
+    *,
+    skip: Iterable[str] = (),
+    only: Iterable[str] | None = None,
+    on_file: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Write every table and figure of `study` into `out` (only those named in `only`,
+    none named in `skip`); returns {name: path}. What descend wrote there before and did
+    not write now is removed (nothing else is touched), and a manifest says what the
+    folder holds: the study, the command, descend's version, the files."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for name, make in study.figures().items():
-        if name not in skip:
-            written[name] = save_figure(make(), out / name)
-    tables = study.tables()
-    for table in tables:
-        written[f"{table.name}.csv"] = write_csv(table, out / f"{table.name}.csv")
-    written["table"] = atomic_write(out / "summary.md", markdown(study, tables))
+    figures = study.figures()
+    chosen = [n for n in figures if n not in set(skip) and (only is None or n in set(only))]
+    if only is not None:
+        unknown = sorted(set(only) - set(figures))
+        if unknown:
+            raise DescendError(
+                f"Invalid figures: {', '.join(unknown)} (allowed: {', '.join(figures)}).",
+                key="figures",
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written: dict[str, Path] = {}
+        for name in chosen:
+            if on_file is not None:
+                on_file(name)
+            written[name] = save_figure(figures[name](), out / name)
+        tables = study.tables()
+        for table in tables:
+            written[f"{table.name}.csv"] = write_csv(table, out / f"{table.name}.csv")
+        written["table"] = atomic_write(out / "summary.md", markdown(study, tables))
+        _replace_manifest(study, out, written)
+    except OSError as problem:  # a full disk, a folder gone read-only: nothing half-written
+        raise DescendError(
+            f"Could not write in {str(out)!r}: {problem.strerror or problem} (files written "
+            "so far are whole; the one being written was not kept).",
+            key="out",
+        ) from None
     return written
+
+
+def _replace_manifest(study: Study, out: Path, written: dict[str, Path]) -> None:
+    """Remove the files the previous manifest listed that were not written now; write
+    the new one."""
+    names = sorted(p.name for p in written.values())
+    try:
+        previous = json.loads((out / MANIFEST).read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        previous = []
+    for name in set(previous) - set(names):
+        if isinstance(name, str) and "/" not in name and name not in ("", MANIFEST):
+            (out / name).unlink(missing_ok=True)
+    manifest = {
+        "study": study.title,
+        "command": " ".join(sys.argv),
+        "descend": version_of_descend(),
+        "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "files": names,
+    }
+    atomic_write(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def version_of_descend() -> str:
+    from descend import __version__
+
+    return __version__
 
 
 def save_figure(figure: Any, stem: Path) -> Path:
     """A figure to `stem` + the extension of its kind."""
     if hasattr(figure, "savefig"):  # matplotlib
-        return atomic_write(stem.with_suffix(".png"), _png_bytes(figure, DPI))
+        return atomic_write(stem.with_suffix(".png"), png_bytes(figure, DPI))
     if hasattr(figure, "save_gif"):  # descend.plots.DescentAnimation
         return _atomic(stem.with_suffix(".gif"), figure.save_gif)
     if hasattr(figure, "write_html"):  # plotly
@@ -123,14 +185,15 @@ def notebook_html(study: Study, figure_names: Sequence[str]) -> str:
     figures = study.figures()
     for name in figure_names:
         if name in figures:
-            encoded = base64.b64encode(_png_bytes(figures[name](), 90)).decode("ascii")
+            encoded = base64.b64encode(png_bytes(figures[name](), 90)).decode("ascii")
             parts.append(f'<img src="data:image/png;base64,{encoded}" style="max-width:48%">')
     return "<div>" + "".join(parts) + "</div>"
 
 
-def _png_bytes(figure: Any, dpi: int) -> bytes:
+def png_bytes(figure: Any, dpi: int, format: str = "png") -> bytes:
+    """A matplotlib figure rendered in memory (png, svg, pdf)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    figure.savefig(buffer, format=format, dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
 
 

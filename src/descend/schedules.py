@@ -41,7 +41,10 @@ class Schedule:
     params: dict[str, Any]
 
     def __call__(self, step: int) -> LR:
-        return _FORMULAS[self.name](step, **self.params)
+        try:
+            return _FORMULAS[self.name](step, **self.params)
+        except OverflowError:  # (gamma ** k in Python numbers): past float's range
+            return math.inf
 
     def __repr__(self) -> str:
         return f"{self.name}({', '.join(f'{k}={_show(v)}' for k, v in self.params.items())})"

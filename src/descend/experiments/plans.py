@@ -44,35 +44,76 @@ def surface_plan(
     entries = vocabulary.labelled(
         [vocabulary.optimizer(o) for o in optimizers], {"lr"} if sweeping else set()
     )
-    points = starts_of(built, window or built.window, start, starts)
     checks.integer("steps", steps, low=1)
+    rules = [
+        (rate, vocabulary.with_lr(entry, rate, schedule, sweeping=sweeping))
+        for entry in entries
+        for rate in rates
+    ]
+    vocabulary.check_schedules([rule for _, rule in rules], steps)
+    check_memory(len(rules) * len(seeds) * grid_side(start, starts) ** 2, steps, 2)
+    points = starts_of(built, window or built.window, start, starts)
     specs = []
-    for entry in entries:
-        for rate in rates:
-            spec = vocabulary.with_lr(entry, rate, schedule, sweeping=sweeping)
-            tags = {"lr": rate} if sweeping else {}
-            specs += [
-                RunSpec(task, spec, steps, start=p, seed=s, gradient_noise=noise, tags=tags)
-                for s in seeds
-                for p in points
-            ]
+    for rate, rule in rules:
+        tags = {"lr": rate} if sweeping else {}
+        specs += [
+            RunSpec(task, rule, steps, start=p, seed=s, gradient_noise=noise, tags=tags)
+            for s in seeds
+            for p in points
+        ]
     return task, specs
 
 
-def starts_of(
-    surface: Any, window: Window, start: Sequence[float] | None, starts: int | None
-) -> list[Point | None]:
-    """One start (the surface's usual one by default), or a grid of `starts` points inside
-    the window (side × side, side = round(√starts))."""
+def check_memory(runs: int, steps: int, numbers: int) -> None:
+    """Refuse, before allocating anything, a study whose records would not fit: each run
+    keeps its path (steps + 1 points of `numbers` float64s), losses and lrs, and costs
+    about 2 KB as a spec and a result besides. The limit is half the memory available."""
+    per_run = 8 * (steps + 1) * (numbers + 2) + 2048
+    needed = runs * per_run
+    limit = available_memory() // 2
+    if needed > limit:
+        fits = max(limit // per_run, 1)
+        raise DescendError(
+            f"This study would need about {needed / 2**30:.1f} GiB ({runs} runs × {steps} "
+            f"steps), more than the {limit / 2**30:.1f} GiB allowed (half of the memory "
+            f"available): run at most about {fits} runs (fewer starts, seeds or lrs) or "
+            "fewer steps.",
+            key="starts",
+        )
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux: MemAvailable), else 4 GiB."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30
+
+
+def grid_side(start: Any, starts: int | None) -> int:
+    """The side of the grid of starts: `starts` is rounded to a square (2000 -> 45 × 45)."""
     if start is not None and starts is not None:
         raise DescendError(
             "Give either start (one point) or starts (a number of points), not both.",
             key="start",
         )
     if starts is None:
+        return 1
+    return max(1, round(math.sqrt(checks.integer("starts", starts, low=1))))
+
+
+def starts_of(
+    surface: Any, window: Window, start: Sequence[float] | None, starts: int | None
+) -> list[Point | None]:
+    """One start (the surface's usual one by default), or a grid of `starts` points inside
+    the window (side × side, side = round(√starts): see grid_side)."""
+    side = grid_side(start, starts)
+    if starts is None:
         return [checks.point("start", start, 2) if start is not None else None]
-    checks.integer("starts", starts, low=1)
-    side = max(1, round(math.sqrt(starts)))
     (x0, x1), (y0, y1) = window
     xs = torch.linspace(x0, x1, side + 2)[1:-1]  # inside the window, off its edges
     ys = torch.linspace(y0, y1, side + 2)[1:-1]

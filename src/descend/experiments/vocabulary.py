@@ -209,3 +209,28 @@ def with_data(spec: TaskSpec, dataset: str | None, data_dir: str | None) -> Task
                 key=key,
             )
     return task(TaskSpec(spec.name, {**spec.params, **changes}))
+
+
+def check_schedules(specs: Sequence[Any], steps: int) -> None:
+    """Refuse a schedule whose learning rate leaves float's range, or goes negative or
+    NaN, within the run (exponential:gamma=10 over 400 steps reaches 1e+399): before
+    any run, naming the step."""
+    seen: set[int] = set()
+    for spec in specs:
+        lr = spec.build().hyperparams.get("lr")
+        if isinstance(lr, schedules.Schedule) and id(lr) not in seen:
+            seen.add(id(lr))
+            check_schedule(lr, steps)
+
+
+def check_schedule(schedule: schedules.Schedule, steps: int) -> schedules.Schedule:
+    for k in range(steps):
+        value = schedule(k)
+        numbers = value.reshape(-1).tolist() if hasattr(value, "reshape") else [value]
+        if not all(math.isfinite(float(x)) and float(x) >= 0 for x in numbers):
+            raise DescendError(
+                f"Invalid schedule {schedule!r}: its learning rate is {value} at step {k} of "
+                f"{steps} (allowed: a schedule whose lr stays finite and >= 0 over the run).",
+                key="schedule",
+            )
+    return schedule

@@ -12,7 +12,7 @@ In Jupyter the study shows itself: its table and main figures.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from descend import analysis, checks, schedules, theory
@@ -97,6 +97,7 @@ class SurfaceStudy:
     tolerance: float
     window: Window
     lr_sweep: list[float | None] | None = None
+    _summaries: list[analysis.Summary] | None = field(default=None, init=False, repr=False)
 
     def groups(self) -> dict[str, list]:
         """Runs by label (and by lr, in a sweep: 'adam @ lr=0.01')."""
@@ -108,10 +109,14 @@ class SurfaceStudy:
         return groups
 
     def summaries(self) -> list[analysis.Summary]:
-        return [
-            replace(analysis.summarize(runs, self.surface, self.tolerance), label=label)
-            for label, runs in self.groups().items()
-        ]
+        """One summary per label (per lr in a sweep), computed once (seconds at 100 000
+        runs: the table, the notebook and the report all ask)."""
+        if self._summaries is None:
+            self._summaries = [
+                replace(analysis.summarize(runs, self.surface, self.tolerance), label=label)
+                for label, runs in self.groups().items()
+            ]
+        return self._summaries
 
     @property
     def many_starts(self) -> bool:

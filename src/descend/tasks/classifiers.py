@@ -166,9 +166,7 @@ def _task(
         make = lambda: networks.mlp(shape, widths, classes)  # noqa: E731
         forward, dropout = stacked.mlp(len(widths)), ()
     n = len(data.train_y)
-    subset = (
-        min(n, 5_000) if train_eval is None else checks.integer("train_eval", train_eval, 1, n)
-    )
+    subset = min(n, 5_000) if train_eval is None else checks.integer("train_eval", train_eval, 1, n)
     what = "all training examples" if subset == n else f"the first {subset} training examples"
     return Classification(
         name, params, data, make, forward, dropout, subset,
