@@ -17,6 +17,7 @@ import descend
 from descend import checks
 from descend.errors import DescendError
 from descend.studies import demo as demo_module
+from descend.studies.surface import FIGURES as SURFACE_FIGURES
 from descend.terminal import ProgressBar, check_out, console, print_tables
 
 app = typer.Typer(
@@ -179,6 +180,7 @@ def surface(
         raise DescendError(f"Invalid --seeds: {seeds} (allowed: an integer >= 1).")
     if out is not None:
         check_out(out)
+    _check_figures(figures, SURFACE_FIGURES)
     with ProgressBar() as progress:
         study = descend.surface(
             surface,
@@ -513,6 +515,17 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
         value = parse_value(raw.strip())
         overrides[key.strip()] = list(value) if isinstance(value, tuple) else value
     return overrides
+
+
+def _check_figures(figures: str | None, known: tuple[str, ...]) -> None:
+    """Refuse, before any work, a figure name no such study draws."""
+    names = [] if figures is None else [f.strip() for f in figures.split(",") if f.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise DescendError(
+            f"Invalid --figures: {', '.join(unknown)} (allowed: {', '.join(known)}; a study "
+            "draws those that apply to it)."
+        )
 
 
 def _parse_window(text: str | None) -> tuple[tuple[float, float], tuple[float, float]] | None:

@@ -47,13 +47,6 @@ def save(
     out = Path(out)
     figures = study.figures()
     chosen = [n for n in figures if n not in set(skip) and (only is None or n in set(only))]
-    if only is not None:
-        unknown = sorted(set(only) - set(figures))
-        if unknown:
-            raise DescendError(
-                f"Invalid figures: {', '.join(unknown)} (allowed: {', '.join(figures)}).",
-                key="figures",
-            )
     try:
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}

@@ -284,6 +284,8 @@ class SurfaceStudy:
         return notebook_html(self, ["contour", "loss", "basins"])
 
 
+FIGURES = ("contour", "loss", "basins", "sensitivity", "lr", "surface", "surface3d", "descent")
+
 TABLE_NOTE = (
     "Medians over the runs of each row where there are several (diverged runs left out). "
     "steps to tol: the first step with f − f* <= tol; distance to min: from the final "
