@@ -115,8 +115,10 @@ def test_every_elementwise_rule_is_in_the_runwise_table():
 
 
 def test_runwise_length_must_match_the_leading_dimension():
+    """Refused when the state is made (init, or to_torch's construction), not later."""
     opt = descend.optim.sgd(lr=torch.tensor([0.1, 0.2, 0.3]))
-    params = {"w": torch.zeros(4, 2)}
-    state = opt.init(params)
-    with pytest.raises(HyperparameterError, match=r"'lr' has 3 values.*leading \(run\) dim"):
-        opt.update({"w": torch.ones(4, 2)}, state, params)
+    message = r"'lr' has 3 values.*leading \(run\) dim"
+    with pytest.raises(HyperparameterError, match=message):
+        opt.init({"w": torch.zeros(4, 2)})
+    with pytest.raises(HyperparameterError, match=message):
+        opt.to_torch([torch.nn.Parameter(torch.zeros(4, 2))])

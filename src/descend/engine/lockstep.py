@@ -62,7 +62,7 @@ def group_runs(specs: Sequence[RunSpec]) -> list[list[int]]:
 
 def _group_key(spec: RunSpec, index: int) -> tuple:
     opt = spec.optimizer.optimizer
-    if not isinstance(opt, optim.Elementwise):
+    if not opt.lockstep:
         return ("alone", index)  # L-BFGS: one run at a time
     structure = tuple((k, v) for k, v in opt.hyperparams.items() if not _stackable(v))
     return (id(spec.task), opt.name, spec.steps, structure)

@@ -29,9 +29,9 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     if nonzero(h.weight_decay):
         grad = grad + h.weight_decay * param
     rho, eps = h.rho, h.eps
-    v = ema_square(state["square_avg"], grad, rho)
+    v = ema_square(state["square_avg"], grad, rho, out=h.reuse(state["square_avg"]))
     delta = state["acc_delta"].add(eps).sqrt_().div_(v.add(eps).sqrt_()).mul_(grad)
-    u = ema_square(state["acc_delta"], delta, rho)
+    u = ema_square(state["acc_delta"], delta, rho, out=h.reuse(state["acc_delta"]))
     return delta.mul_(-h.lr), {**state, "square_avg": v, "acc_delta": u}  # Δ is spent: reuse it
 
 

@@ -28,12 +28,10 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     if nonzero(h.weight_decay):
         grad = grad + h.weight_decay * param
     lr_t = h.lr / (1 + (t - 1) * h.lr_decay)
-    r = state["sum"].addcmul(grad, grad)
+    r = torch.addcmul(state["sum"], grad, grad, out=h.reuse(state["sum"]))
     std = r.sqrt().add_(h.eps)
-    return torch.div(grad, std, out=std).mul_(-lr_t), {
-        **state,
-        "sum": r,
-    }  # over std: one temporary fewer
+    update = torch.div(grad, std, out=std).mul_(-lr_t)  # over std: one temporary fewer
+    return update, {**state, "sum": r}
 
 
 @register

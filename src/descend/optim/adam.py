@@ -38,11 +38,12 @@ def _adam_step(
     if nonzero(h.weight_decay) and not decoupled:
         grad = grad + h.weight_decay * param
 
-    m = ema(state["exp_avg"], grad, beta1)
-    v = ema_square(state["exp_avg_sq"], grad, beta2)
+    m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
+    v = ema_square(state["exp_avg_sq"], grad, beta2, out=h.reuse(state["exp_avg_sq"]))
     new_state = {**state, "exp_avg": m, "exp_avg_sq": v}
     if h.amsgrad:
-        v = new_state["max_exp_avg_sq"] = torch.maximum(state["max_exp_avg_sq"], v)
+        v_max = state["max_exp_avg_sq"]
+        v = new_state["max_exp_avg_sq"] = torch.maximum(v_max, v, out=h.reuse(v_max))
 
     bias_correction1 = 1 - beta1**t
     bias_correction2 = 1 - beta2**t

@@ -28,8 +28,9 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     beta1, beta2 = h.betas
     if nonzero(h.weight_decay):
         grad = grad + h.weight_decay * param
-    m = ema(state["exp_avg"], grad, beta1)
-    u = torch.maximum(state["exp_inf"].mul(beta2), grad.abs().add_(h.eps))
+    m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
+    decayed = torch.mul(state["exp_inf"], beta2, out=h.reuse(state["exp_inf"]))
+    u = torch.maximum(decayed, grad.abs().add_(h.eps), out=h.reuse(state["exp_inf"]))
     update = m.div(u).mul_(-h.lr / (1 - beta1**t))
     return update, {**state, "exp_avg": m, "exp_inf": u}
 

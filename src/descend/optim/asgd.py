@@ -7,6 +7,11 @@
 
 Averaging starts after t₀ steps; before that θ̄ simply follows θ. The answer of ASGD is
 θ̄ (state["ax"]), not θ.
+
+η_t and μ_t are kept in the parameters' dtype (Python numbers, or run-wise tensors of
+that dtype). torch.optim.ASGD keeps them as tensors of the default dtype: under a float32
+default it rounds them to float32 even for float64 parameters, so the two differ there
+by ~1e-10 relative after 30 steps, descend being the more exact.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     update = -h.lambd * eta * param - eta * grad
     new_param = param + update
     if isinstance(mu, Tensor) or mu != 1:
-        ax = state["ax"] + mu * (new_param - state["ax"])
+        ax = torch.add(state["ax"], mu * (new_param - state["ax"]), out=h.reuse(state["ax"]))
     else:
         ax = new_param
     next_eta = h.lr / (1 + h.lambd * h.lr * t) ** h.alpha

@@ -9,6 +9,11 @@
 
 The last line is the Nesterov look-ahead: the current gradient enters the step directly,
 and the momentum term uses next step's μ.
+
+Π_t is kept in the parameters' dtype (a Python number, or a run-wise tensor of that
+dtype). torch.optim.NAdam keeps it as a tensor of the default dtype: under a float32
+default it rounds it to float32 even for float64 parameters, so the two differ there by
+~1e-10 relative after 30 steps, descend being the more exact.
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * h.momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * h.momentum_decay))
     mu_product = state["mu_product"] * mu
-    m = ema(state["exp_avg"], grad, beta1)
-    v = ema_square(state["exp_avg_sq"], grad, beta2)
+    m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
+    v = ema_square(state["exp_avg_sq"], grad, beta2, out=h.reuse(state["exp_avg_sq"]))
     denom = v.div(1 - beta2**t).sqrt_().add_(h.eps)
 
     update = grad.div(denom).mul_(-h.lr * (1.0 - mu) / (1.0 - mu_product))  # gradient part

@@ -37,8 +37,8 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     if nonzero(h.weight_decay) and not h.decoupled_weight_decay:
         grad = grad + h.weight_decay * param
 
-    m = ema(state["exp_avg"], grad, beta1)
-    v = ema_square(state["exp_avg_sq"], grad, beta2)
+    m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
+    v = ema_square(state["exp_avg_sq"], grad, beta2, out=h.reuse(state["exp_avg_sq"]))
     new_state = {**state, "exp_avg": m, "exp_avg_sq": v}
     bias_correction2 = 1 - beta2**t
     m_hat = m / (1 - beta1**t)

@@ -36,17 +36,19 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     if nonzero(h.weight_decay):
         grad = grad + h.weight_decay * param
     alpha = h.alpha
-    v = ema_square(state["square_avg"], grad, alpha)
+    v = ema_square(state["square_avg"], grad, alpha, out=h.reuse(state["square_avg"]))
     new_state = {**state, "square_avg": v}
     if h.centered:
-        g_avg = new_state["grad_avg"] = ema(state["grad_avg"], grad, alpha)
+        g_avg = ema(state["grad_avg"], grad, alpha, out=h.reuse(state["grad_avg"]))
+        new_state["grad_avg"] = g_avg
         rms = v.addcmul(g_avg, g_avg, value=-1).sqrt_()
     else:
         rms = v.sqrt()
     rms.add_(h.eps)
     if nonzero(h.momentum):
-        b = new_state["momentum_buffer"] = state["momentum_buffer"].mul(h.momentum)
-        return b.addcdiv_(grad, rms).mul(-h.lr), new_state
+        b = torch.mul(state["momentum_buffer"], h.momentum, out=h.reuse(state["momentum_buffer"]))
+        new_state["momentum_buffer"] = b.addcdiv_(grad, rms)
+        return b.mul(-h.lr), new_state
     return torch.div(grad, rms, out=rms).mul_(-h.lr), new_state  # over rms: one temporary fewer
 
 

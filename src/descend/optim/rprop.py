@@ -9,6 +9,10 @@ Only the sign of the gradient is used; each coordinate keeps its own step size �
 
 (η₋, η₊) = etas, (Δ_min, Δ_max) = step_sizes, Δ₀ = lr. The learning rate is only the
 initial step size: with a schedule, its value at step 0 is used.
+
+The factors η₊, η₋, 1 are picked in the parameters' dtype: built from Python numbers
+alone, torch would make them in the default dtype, and η₊ = 1.2 would become
+1.2000000476837158 in a float64 run under a float32 default.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     eta_minus, eta_plus = h.etas
     step_size_min, step_size_max = h.step_sizes
     same_sign = (grad * state["prev"]).sign()
-    factor = torch.where(same_sign > 0, eta_plus, torch.where(same_sign < 0, eta_minus, 1.0))
-    step_size = (state["step_size"] * factor).clamp(step_size_min, step_size_max)
-    grad = torch.where(same_sign < 0, 0.0, grad)
+    keep = torch.ones_like(same_sign)  # the factor where the sign is 0, in the right dtype
+    factor = torch.where(same_sign > 0, eta_plus, torch.where(same_sign < 0, eta_minus, keep))
+    step_size = torch.mul(state["step_size"], factor, out=h.reuse(state["step_size"]))
+    step_size.clamp_(step_size_min, step_size_max)
+    grad = grad.masked_fill(same_sign < 0, 0)
     return -grad.sign() * step_size, {**state, "prev": grad, "step_size": step_size}
 
 

@@ -61,11 +61,19 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     first_step = state["step"] == 1
     mu, tau = h.momentum, h.dampening
     if h.momentum_form == "classical":
-        v = -h.lr * grad if first_step else mu * state["velocity"] - h.lr * (1 - tau) * grad
+        if first_step:
+            v = -h.lr * grad
+        else:
+            v = torch.mul(state["velocity"], mu, out=h.reuse(state["velocity"]))
+            v.sub_(h.lr * (1 - tau) * grad)
         update = mu * v - h.lr * grad if h.nesterov else v
         return update, {**state, "velocity": v}
 
-    b = grad if first_step else mu * state["momentum_buffer"] + (1 - tau) * grad
+    if first_step:  # a copy: the state must not share its memory with the gradient
+        b = grad.clone()
+    else:
+        b = torch.mul(state["momentum_buffer"], mu, out=h.reuse(state["momentum_buffer"]))
+        b.add_((1 - tau) * grad)
     direction = grad + mu * b if h.nesterov else b
     return -h.lr * direction, {**state, "momentum_buffer": b}
 
