@@ -18,7 +18,7 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
-from descend.optim.moments import ema_square
+from descend.optim.moments import ema_square, plus_scaled
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -27,7 +27,7 @@ def _init(param: Tensor, h: Hyper) -> State:
 
 def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     rho, eps = h.rho, h.eps
     v = ema_square(state["square_avg"], grad, rho, out=h.reuse(state["square_avg"]))
     delta = state["acc_delta"].add(eps).sqrt_().div_(v.add(eps).sqrt_()).mul_(grad)

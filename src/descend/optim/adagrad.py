@@ -17,6 +17,7 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
+from descend.optim.moments import plus_scaled
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -26,7 +27,7 @@ def _init(param: Tensor, h: Hyper) -> State:
 def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
     t = state["step"]
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     lr_t = h.lr / (1 + (t - 1) * h.lr_decay)
     r = torch.addcmul(state["sum"], grad, grad, out=h.reuse(state["sum"]))
     std = r.sqrt().add_(h.eps)

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, check_flag, nonzero
-from descend.optim.moments import ema, ema_square
+from descend.optim.moments import ema, ema_square, plus_scaled
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -36,7 +36,7 @@ def _adam_step(
     beta1, beta2 = h.betas
     decoupled_decay = decoupled and nonzero(h.weight_decay)
     if nonzero(h.weight_decay) and not decoupled:
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
 
     m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
     v = ema_square(state["exp_avg_sq"], grad, beta2, out=h.reuse(state["exp_avg_sq"]))

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, nonzero
-from descend.optim.moments import ema
+from descend.optim.moments import ema, plus_scaled
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -27,7 +27,7 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     t = state["step"]
     beta1, beta2 = h.betas
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
     decayed = torch.mul(state["exp_inf"], beta2, out=h.reuse(state["exp_inf"]))
     u = torch.maximum(decayed, grad.abs().add_(h.eps), out=h.reuse(state["exp_inf"]))

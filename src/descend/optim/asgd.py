@@ -23,6 +23,7 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
+from descend.optim.moments import plus_scaled
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -32,7 +33,7 @@ def _init(param: Tensor, h: Hyper) -> State:
 def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
     t, eta, mu = state["step"], state["eta"], state["mu"]
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     update = -h.lambd * eta * param - eta * grad
     new_param = param + update
     if isinstance(mu, Tensor) or mu != 1:

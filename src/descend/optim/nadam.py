@@ -25,7 +25,7 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, check_flag, check_range, nonzero
-from descend.optim.moments import ema, ema_square
+from descend.optim.moments import ema, ema_square, plus_scaled
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -41,7 +41,7 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     beta1, beta2 = h.betas
     decoupled_decay = h.decoupled_weight_decay and nonzero(h.weight_decay)
     if nonzero(h.weight_decay) and not h.decoupled_weight_decay:
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
 
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * h.momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * h.momentum_decay))

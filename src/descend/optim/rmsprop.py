@@ -20,7 +20,7 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
-from descend.optim.moments import ema, ema_square
+from descend.optim.moments import ema, ema_square, plus_scaled
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -34,7 +34,7 @@ def _init(param: Tensor, h: Hyper) -> State:
 
 def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     alpha = h.alpha
     v = ema_square(state["square_avg"], grad, alpha, out=h.reuse(state["square_avg"]))
     new_state = {**state, "square_avg": v}

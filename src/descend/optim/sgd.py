@@ -41,6 +41,7 @@ from descend.optim.hyper import (
     is_zero,
     nonzero,
 )
+from descend.optim.moments import plus_scaled
 
 MOMENTUM_FORMS = ("torch", "classical")
 
@@ -54,7 +55,7 @@ def _init(param: Tensor, h: Hyper) -> State:
 
 def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     if not nonzero(h.momentum):
         return -h.lr * grad, state
 
