@@ -30,11 +30,10 @@ from descend.errors import DescendError, HyperparameterError
 from optim_cases import TORCH_EQUIVALENT, Comparison, Problem, matrix_mlp, mixed_tensors
 
 STEPS = 30
-# Relative to each quantity's largest size so far (optim_cases.Comparison). A few units
-# in the last place: torch folds the last multiply into the parameter's update (add_ with
-# alpha, addcdiv_), descend returns the update (optax's contract) and adds it, one
-# rounding more per step.
-RTOL = 5e-15
+# Relative to each quantity's largest size so far (optim_cases.Comparison). Most rules
+# agree bit for bit; the functional API can differ in the last bit where an entry crosses
+# 0 (θ + (θ' − θ) is then not always θ': see updates.py).
+RTOL = 2e-15
 IMPLEMENTATION_FLAGS = {"foreach", "fused", "capturable", "differentiable"}
 DESCEND_NAME = {torch_class.__name__: name for name, torch_class in TORCH_EQUIVALENT.items()}
 

@@ -24,7 +24,8 @@ scales the weight decay; ε₁ enters V̂ and U, not R and C; R and C hold means
 
 Run-wise (`stacked()`): axis 0 holds runs, so a (K, n) tensor is K vectors and a
 (K, m, n) tensor K matrices; RMS(θ), RMS(U) and hence αₜ and the clipping are per run.
-Those per-run scalars are computed in float64, as torch's Python floats.
+Those per-run scalars are Python floats for one run, as in torch, and float64 tensors
+(K, 1, ..., 1) for stacked runs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from torch import Tensor
 from descend.errors import DescendError, HyperparameterError
 from descend.optim.base import Matrixwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
+from descend.optim.updates import Update
 
 
 def _is_matrix(param: Tensor, h: Hyper) -> bool:
@@ -44,13 +46,14 @@ def _is_matrix(param: Tensor, h: Hyper) -> bool:
     return param.ndim - bool(h.run_axis) >= 2
 
 
-def _norm(x: Tensor, h: Hyper) -> tuple[Tensor, int]:
-    """‖x‖₂ of each run's tensor, in float64 (0-d, or (K, 1, ..., 1) when stacked), and
-    the number of entries it is taken over."""
+def _norm(x: Tensor, h: Hyper) -> tuple[Any, int]:
+    """‖x‖₂ of each run's tensor and the number of entries it is taken over. One run: a
+    Python float, as torch's .item() (torch then works in Python floats, and so do we);
+    stacked runs: a float64 tensor (K, 1, ..., 1)."""
     if h.run_axis:
         norm = torch.linalg.vector_norm(x, dim=tuple(range(1, x.ndim)), keepdim=True)
         return norm.double(), x[0].numel()
-    return torch.linalg.vector_norm(x).double(), x.numel()
+    return torch.linalg.vector_norm(x).item(), x.numel()
 
 
 def _check(param: Tensor, h: Hyper) -> None:
@@ -67,7 +70,7 @@ def _init(param: Tensor, h: Hyper) -> State:
     return {"row_var": param.new_zeros(rows), "col_var": param.new_zeros(cols)}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     t = state["step"]
     eps1, eps2 = h.eps
     if eps1 is None:
@@ -75,7 +78,7 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     one_minus_beta2 = t**h.beta2_decay
     rho = _smaller(h.lr, 1 / t**0.5)
     norm, entries = _norm(param, h)
-    alpha = torch.clamp(norm / entries**0.5, min=eps2) * rho
+    alpha = _larger(norm / entries**0.5, eps2) * rho
 
     if _is_matrix(param, h):  # the means of G² over each row (m × 1) and column (1 × n)
         row_mean = torch.linalg.vector_norm(grad, dim=-1, keepdim=True).square_()
@@ -94,15 +97,26 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     u = u.rsqrt_().mul_(grad)
 
     norm_u, _ = _norm(u, h)
-    clipping = torch.clamp(norm_u / (entries**0.5 * h.d), min=1.0)
-    update = u.mul_((-alpha / clipping).to(param.dtype))
-    if nonzero(h.weight_decay):
-        update.sub_(param * (h.lr * h.weight_decay))
-    return update, new_state
+    clipping = _larger(norm_u / (entries**0.5 * h.d), 1.0)
+    scale = -alpha / clipping
+    if isinstance(scale, Tensor):
+        scale = scale.to(param.dtype)
+    decay = h.lr * h.weight_decay if nonzero(h.weight_decay) else 0.0
+    return Update(u, scale, decay=decay), new_state
 
 
-def _smaller(a: Any, b: float) -> Any:
-    return torch.clamp(a, max=b) if isinstance(a, Tensor) else min(a, b)
+def _smaller(a: Any, b: Any) -> Any:
+    """min(a, b) of numbers or run-wise tensors."""
+    if isinstance(a, Tensor):
+        return torch.minimum(a, b) if isinstance(b, Tensor) else a.clamp(max=b)
+    return b.clamp(max=a) if isinstance(b, Tensor) else min(a, b)
+
+
+def _larger(a: Any, b: Any) -> Any:
+    """max(a, b) of numbers or run-wise tensors."""
+    if isinstance(a, Tensor):
+        return torch.maximum(a, b) if isinstance(b, Tensor) else a.clamp(min=b)
+    return b.clamp(min=a) if isinstance(b, Tensor) else max(a, b)
 
 
 def _check_eps(eps: Any) -> None:

@@ -20,6 +20,7 @@ from torch import Tensor
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, check_flag, nonzero
 from descend.optim.moments import ema, ema_square, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -31,7 +32,7 @@ def _init(param: Tensor, h: Hyper) -> State:
 
 def _adam_step(
     grad: Tensor, state: State, param: Tensor, h: Hyper, decoupled: bool
-) -> tuple[Tensor, State]:
+) -> tuple[Update, State]:
     t = state["step"]
     beta1, beta2 = h.betas
     decoupled_decay = decoupled and nonzero(h.weight_decay)
@@ -48,18 +49,15 @@ def _adam_step(
     bias_correction1 = 1 - beta1**t
     bias_correction2 = 1 - beta2**t
     denom = v.sqrt().div_(bias_correction2**0.5).add_(h.eps)
-    # m / denom, written over denom: one large temporary fewer per step
-    update = torch.div(m, denom, out=denom).mul_(-h.lr / bias_correction1)
-    if decoupled_decay:
-        update.sub_(param * (h.lr * h.weight_decay))
-    return update, new_state
+    decay = h.lr * h.weight_decay if decoupled_decay else 0.0
+    return Update(m, -h.lr / bias_correction1, denominator=denom, decay=decay), new_state
 
 
-def _adam_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _adam_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     return _adam_step(grad, state, param, h, decoupled=h.decoupled_weight_decay)
 
 
-def _adamw_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _adamw_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     return _adam_step(grad, state, param, h, decoupled=True)
 
 

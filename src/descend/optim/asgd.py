@@ -24,22 +24,23 @@ from torch import Tensor
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
 from descend.optim.moments import plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
     return {"eta": h.lr, "mu": 1.0, "ax": torch.zeros_like(param)}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     t, eta, mu = state["step"], state["eta"], state["mu"]
     if nonzero(h.weight_decay):
         grad = plus_scaled(grad, param, h.weight_decay)
-    update = -h.lambd * eta * param - eta * grad
-    new_param = param + update
+    update = Update(grad, -eta, decay=h.lambd * eta)
     if isinstance(mu, Tensor) or mu != 1:
+        new_param = update.new_value(param)
         ax = torch.add(state["ax"], mu * (new_param - state["ax"]), out=h.reuse(state["ax"]))
-    else:
-        ax = new_param
+    else:  # θ̄ follows θ: θ' is made right where θ̄ is kept
+        ax = update.new_value(param, out=h.reuse(state["ax"]))
     next_eta = h.lr / (1 + h.lambd * h.lr * t) ** h.alpha
     next_mu = 1 / _at_least_one(t - h.t0)
     return update, {**state, "eta": next_eta, "mu": next_mu, "ax": ax}

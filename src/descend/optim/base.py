@@ -36,6 +36,7 @@ from torch import Tensor
 
 from descend.errors import DescendError
 from descend.optim.hyper import Hyper
+from descend.optim.updates import Update, as_tensor
 from descend.registry import Registry
 
 Params = Mapping[str, Tensor]
@@ -95,7 +96,9 @@ class Optimizer(ABC):
 
 
 InitTensor = Callable[[Tensor, Hyper], State]
-UpdateTensor = Callable[[Tensor, State, Tensor, Hyper], tuple[Tensor, State]]
+# An update as a tensor to add, or as an `Update` (θ' = θ·(1 − decay) + scale·direction),
+# which to_torch applies in place with torch's fused ops.
+UpdateTensor = Callable[[Tensor, State, Tensor, Hyper], tuple[Tensor | Update, State]]
 
 
 @dataclass(frozen=True, repr=False)
@@ -126,7 +129,8 @@ class Elementwise(Optimizer):
             grad = grads.get(key)
             if grad is None:  # as torch.optim: a parameter without gradient is left alone
                 continue
-            updates[key], new_state[key] = self.step_one(grad, state[key], param, self.hyperparams)
+            update, new_state[key] = self.step_one(grad, state[key], param, self.hyperparams)
+            updates[key] = as_tensor(update, param)
         return updates, new_state
 
     def hyper(
@@ -154,7 +158,7 @@ class Elementwise(Optimizer):
         hyperparams: Mapping[str, Any],
         *,
         reuse_state: bool = False,
-    ) -> tuple[Tensor, State]:
+    ) -> tuple[Tensor | Update, State]:
         """One update of one tensor: the part shared by `update` and `to_torch`.
 
         With `reuse_state`, the rule may write the new state into the old state's tensors

@@ -26,7 +26,9 @@ class Hyper:
 
     `h.lr` is the schedule's value at this update; a run-wise tensor of length K comes
     back shaped (K, 1, ..., 1) so that it broadcasts over a parameter of shape (K, ...).
-    Values are fitted lazily, on first access, and then cached on the instance.
+    Tensors, tuples and schedules are fitted lazily, on first access, and then cached on
+    the instance; plain values are set when it is made (this runs for every tensor at
+    every step).
 
     Two facts about the update ride along:
     - `run_axis`: for rules that mix a tensor's entries (`base.Matrixwise`), whether axis
@@ -50,6 +52,9 @@ class Hyper:
         self._step = step  # the index of this update: 0 for the first one
         self.run_axis = run_axis
         self.reuse_state = reuse_state
+        for name, value in values.items():
+            if type(value) in _PLAIN:  # nothing to fit (the exact type: this is hot)
+                self.__dict__[name] = value
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -71,6 +76,9 @@ class Hyper:
     def reuse(self, old: Tensor) -> Tensor | None:
         """`old` where the new value may overwrite it, else None: for `out=`."""
         return old if self.reuse_state else None
+
+
+_PLAIN = {int, float, bool, str, type(None)}
 
 
 def _has_runwise(value: Any) -> bool:

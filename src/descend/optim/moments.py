@@ -28,8 +28,8 @@ def ema_square(average: Tensor, g: Tensor, beta: Any, out: Tensor | None = None)
     return decayed.addcmul_(g, g, value=1 - beta)
 
 
-def plus_scaled(x: Tensor, y: Tensor, scale: Any) -> Tensor:
-    """x + scale·y, rounded once as torch's x.add(y, alpha=scale) rounds it (L2 decay)."""
+def plus_scaled(x: Tensor, y: Tensor, scale: Any, out: Tensor | None = None) -> Tensor:
+    """x + scale·y, rounded once as torch's x.add(y, alpha=scale) rounds it."""
     if isinstance(scale, Tensor):  # alpha must be a number; addcmul rounds alike
-        return torch.addcmul(x, y, scale)
-    return torch.add(x, y, alpha=scale)
+        return torch.addcmul(x, y, scale, out=out)
+    return torch.add(x, y, alpha=scale, out=out)

@@ -41,6 +41,7 @@ from torch import Tensor
 from descend.errors import DescendError, HyperparameterError
 from descend.optim.base import Matrixwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_choice, check_flag, check_lr, check_range
+from descend.optim.updates import Update
 
 # Jordan's coefficients and ε (torch.optim.Muon's defaults)
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -121,26 +122,17 @@ def _init(param: Tensor, h: Hyper) -> State:
     return {"momentum_buffer": torch.zeros_like(param)}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     mu = h.momentum
     m = state["momentum_buffer"]
     m = torch.lerp(m, grad, 1 - mu, out=h.reuse(m))
     direction = grad.lerp(m, mu) if h.nesterov else m
     o = orthogonalise(direction, h)
     lr = h.lr * _lr_scale(param.shape[bool(h.run_axis) :], h)
-    # θ' is computed as torch computes it, decay first, and the update is θ' − θ (exact
-    # while θ' and θ are within a factor 2): the bfloat16 rounding in NS turns a last-bit
-    # difference in θ into a visible one a few steps later.
-    new_param = param * (1 - h.lr * h.weight_decay)
-    new_param = _add_scaled(new_param, o.to(param.dtype), -lr)
-    return new_param.sub_(param), {**state, "momentum_buffer": m}
-
-
-def _add_scaled(x: Tensor, y: Tensor, scale: Any) -> Tensor:
-    """x + scale·y in place, rounded once (as add_ with alpha) also for run-wise scales."""
-    if isinstance(scale, Tensor):
-        return x.addcmul_(y, scale)
-    return x.add_(y, alpha=scale)
+    # An Update rounds θ' as torch does, in both APIs: the bfloat16 rounding in NS would
+    # turn a last-bit difference in θ into a visible one a few steps later.
+    update = Update(o.to(param.dtype), -lr, decay=h.lr * h.weight_decay)
+    return update, {**state, "momentum_buffer": m}
 
 
 def _check_numbers(name: str, value: Any, count: int) -> None:

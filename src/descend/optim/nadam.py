@@ -26,6 +26,7 @@ from torch import Tensor
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, check_flag, check_range, nonzero
 from descend.optim.moments import ema, ema_square, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -36,7 +37,7 @@ def _init(param: Tensor, h: Hyper) -> State:
     }
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     t = state["step"]
     beta1, beta2 = h.betas
     decoupled_decay = h.decoupled_weight_decay and nonzero(h.weight_decay)
@@ -50,12 +51,13 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     v = ema_square(state["exp_avg_sq"], grad, beta2, out=h.reuse(state["exp_avg_sq"]))
     denom = v.div(1 - beta2**t).sqrt_().add_(h.eps)
 
-    update = grad.div(denom).mul_(-h.lr * (1.0 - mu) / (1.0 - mu_product))  # gradient part
-    update.add_(m.div(denom).mul_(-h.lr * mu_next / (1.0 - mu_product * mu_next)))  # momentum
-    if decoupled_decay:
-        update.sub_(param * (h.lr * h.weight_decay))
+    decay = h.lr * h.weight_decay if decoupled_decay else 0.0
+    momentum_part = Update(m, -h.lr * mu_next / (1.0 - mu_product * mu_next), denominator=denom)
+    gradient_part = Update(
+        grad, -h.lr * (1.0 - mu) / (1.0 - mu_product), denom, decay, plus=momentum_part
+    )
     new_state = {**state, "mu_product": mu_product, "exp_avg": m, "exp_avg_sq": v}
-    return update, new_state
+    return gradient_part, new_state
 
 
 @register

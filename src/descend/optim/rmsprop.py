@@ -21,6 +21,7 @@ from torch import Tensor
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
 from descend.optim.moments import ema, ema_square, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -32,7 +33,7 @@ def _init(param: Tensor, h: Hyper) -> State:
     return state
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     if nonzero(h.weight_decay):
         grad = plus_scaled(grad, param, h.weight_decay)
     alpha = h.alpha
@@ -48,8 +49,8 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     if nonzero(h.momentum):
         b = torch.mul(state["momentum_buffer"], h.momentum, out=h.reuse(state["momentum_buffer"]))
         new_state["momentum_buffer"] = b.addcdiv_(grad, rms)
-        return b.mul(-h.lr), new_state
-    return torch.div(grad, rms, out=rms).mul_(-h.lr), new_state  # over rms: one temporary fewer
+        return Update(b, -h.lr), new_state
+    return Update(grad, -h.lr, denominator=rms), new_state
 
 
 @register

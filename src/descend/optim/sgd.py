@@ -42,6 +42,7 @@ from descend.optim.hyper import (
     nonzero,
 )
 from descend.optim.moments import plus_scaled
+from descend.optim.updates import Update
 
 MOMENTUM_FORMS = ("torch", "classical")
 
@@ -53,11 +54,11 @@ def _init(param: Tensor, h: Hyper) -> State:
     return {buffer: torch.zeros_like(param)}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     if nonzero(h.weight_decay):
         grad = plus_scaled(grad, param, h.weight_decay)
     if not nonzero(h.momentum):
-        return -h.lr * grad, state
+        return Update(grad, -h.lr), state
 
     first_step = state["step"] == 1
     mu, tau = h.momentum, h.dampening
@@ -67,16 +68,16 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
         else:
             v = torch.mul(state["velocity"], mu, out=h.reuse(state["velocity"]))
             v.sub_(h.lr * (1 - tau) * grad)
-        update = mu * v - h.lr * grad if h.nesterov else v
+        update = Update(mu * v - h.lr * grad) if h.nesterov else Update(v)
         return update, {**state, "velocity": v}
 
     if first_step:  # a copy: the state must not share its memory with the gradient
         b = grad.clone()
     else:
         b = torch.mul(state["momentum_buffer"], mu, out=h.reuse(state["momentum_buffer"]))
-        b.add_((1 - tau) * grad)
-    direction = grad + mu * b if h.nesterov else b
-    return -h.lr * direction, {**state, "momentum_buffer": b}
+        plus_scaled(b, grad, 1 - tau, out=b)
+    direction = plus_scaled(grad, b, mu) if h.nesterov else b
+    return Update(direction, -h.lr), {**state, "momentum_buffer": b}
 
 
 @register

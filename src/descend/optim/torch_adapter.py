@@ -6,8 +6,9 @@ Parameter groups, `zero_grad`, `state_dict` / `load_state_dict` and torch's LR s
 (which rewrite `group["lr"]`) all work as with any torch optimizer.
 
 Speed: the adapter keeps only the newest state, so it lets the rule write each new state
-tensor over the old one (`reuse_state`) and adds the update to the parameter in place:
-no more large temporaries per step than torch.optim's own single-tensor loop.
+tensor over the old one (`reuse_state`), and it applies an `Update` in place with
+torch's fused ops: no more large temporaries or passes per step than torch.optim's own
+single-tensor loop.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 
 from descend.optim.base import Elementwise, get
+from descend.optim.updates import apply
 
 
 class ElementwiseTorchOptimizer(torch.optim.Optimizer):
@@ -59,5 +61,5 @@ class ElementwiseTorchOptimizer(torch.optim.Optimizer):
                     param.grad, state, param, hyperparams, reuse_state=True
                 )
                 state.update(new_state)
-                param.add_(update)
+                apply(update, param)
         return loss
