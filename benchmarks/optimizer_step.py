@@ -13,7 +13,11 @@ the ratio of a round compares two neighbouring measurements; the median over rou
 reported (machines shared with other work are noisy: look at ratios, not µs). The last
 line is the worst ratio over the rules.
 
-    .venv/bin/python benchmarks/optimizer_step.py [--device cuda] [--steps 100] [--rules adam,sgd]
+    .venv/bin/python benchmarks/optimizer_step.py [--device cuda] [--rules adam,sgd]
+        [--steps 100] [--rounds 11] [--threads 1] [--heap]
+
+On a machine whose cores are busy with other work, torch's intra-op threads wait for each
+other at every operation and times swing tenfold: --threads 1 measures the work itself.
 """
 
 from __future__ import annotations
@@ -114,7 +118,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--rules", default=",".join(TORCH_CLASSES), help="comma-separated")
     parser.add_argument("--heap", action="store_true", help="large blocks from the heap (glibc)")
+    parser.add_argument(
+        "--threads", type=int, help="torch's intra-op threads (1: steadier on a busy machine)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.heap:
         keep_large_blocks_on_the_heap()
     allocator = "large blocks on the heap" if args.heap else "default allocator"

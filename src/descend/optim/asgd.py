@@ -35,12 +35,13 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update
     t, eta, mu = state["step"], state["eta"], state["mu"]
     if nonzero(h.weight_decay):
         grad = plus_scaled(grad, param, h.weight_decay)
-    update = Update(grad, -eta, decay=h.lambd * eta)
+    step = Update(grad, -eta, decay=h.lambd * eta)  # θ·(1 − λ·η) − η·g, as torch rounds it
     if isinstance(mu, Tensor) or mu != 1:
-        new_param = update.new_value(param)
+        new_param = step.new_value(param)
         ax = torch.add(state["ax"], mu * (new_param - state["ax"]), out=h.reuse(state["ax"]))
-    else:  # θ̄ follows θ: θ' is made right where θ̄ is kept
-        ax = update.new_value(param, out=h.reuse(state["ax"]))
+    else:  # θ̄ follows θ: θ' is made where θ̄ is kept, and θ takes it from there
+        new_param = ax = step.new_value(param, out=h.reuse(state["ax"]))
+    update = Update.replacing(new_param)
     next_eta = h.lr / (1 + h.lambd * h.lr * t) ** h.alpha
     next_mu = 1 / _at_least_one(t - h.t0)
     return update, {**state, "eta": next_eta, "mu": next_mu, "ax": ax}

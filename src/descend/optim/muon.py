@@ -60,9 +60,10 @@ def orthogonalise(d: Tensor, h: Hyper) -> Tensor:
     if d.ndim - bool(h.run_axis) == 1:
         rows = d.reshape(-1, d.shape[-1])  # (N, B): one row per run
         return orthogonalise_rows(rows, coefficients, steps, eps).view(d.shape)
-    matrices = d.reshape(-1, *d.shape[-2:])  # (N, A, B)
-    orthogonal = [newton_schulz(matrix, coefficients, steps, eps) for matrix in matrices]
-    return torch.stack(orthogonal).view(d.shape)
+    if not h.run_axis:
+        return newton_schulz(d, coefficients, steps, eps)
+    orthogonal = [newton_schulz(matrix, coefficients, steps, eps) for matrix in d]
+    return torch.stack(orthogonal)
 
 
 def newton_schulz(
@@ -131,7 +132,7 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update
     lr = h.lr * _lr_scale(param.shape[bool(h.run_axis) :], h)
     # An Update rounds θ' as torch does, in both APIs: the bfloat16 rounding in NS would
     # turn a last-bit difference in θ into a visible one a few steps later.
-    update = Update(o.to(param.dtype), -lr, decay=h.lr * h.weight_decay)
+    update = Update(o, -lr, decay=h.lr * h.weight_decay)  # (O in bfloat16: added exactly)
     return update, {**state, "momentum_buffer": m}
 
 

@@ -35,16 +35,27 @@ class Update:
     decay: Any = 0.0
     plus: Update | None = None  # a second term, added after this one (NAdam's)
 
+    @classmethod
+    def replacing(cls, new: Tensor) -> Update:
+        """θ' = new (θ·0 + 1·new): for a rule that has made θ' itself (ASGD keeps it)."""
+        return cls(new, decay=1.0)
+
     def apply_to(self, param: Tensor) -> None:
         """θ ← θ', in place (to_torch)."""
         if nonzero(self.decay):
+            if self._replaces():
+                param.copy_(self.direction)
+                return
             param.mul_(1 - self.decay)
         self._add_to(param, out=param)
         if self.plus is not None:
             self.plus.apply_to(param)
 
     def new_value(self, param: Tensor, out: Tensor | None = None) -> Tensor:
-        """θ' as a new tensor (or written into `out`), θ left alone."""
+        """θ' as a new tensor (or written into `out`; `direction` itself for
+        `replacing`), θ left alone."""
+        if self._replaces():
+            return self.direction if out is None else out.copy_(self.direction)
         if nonzero(self.decay):
             new = self._add_to(torch.mul(param, 1 - self.decay, out=out), out=out)
         else:
@@ -55,7 +66,17 @@ class Update:
 
     def as_tensor(self, param: Tensor) -> Tensor:
         """θ' − θ: what the functional API returns for params + updates."""
+        if self._replaces():  # (new_value would be the rule's own tensor: not in place)
+            return self.direction - param
         return self.new_value(param).sub_(param)
+
+    def _replaces(self) -> bool:
+        return (
+            _is_number(self.decay, 1)
+            and _is_number(self.scale, 1)
+            and self.denominator is None
+            and self.plus is None
+        )
 
     def _add_to(self, x: Tensor, out: Tensor | None) -> Tensor:
         """x + scale · direction [/ denominator], rounded once as torch's add with alpha
@@ -68,6 +89,10 @@ class Update:
         if isinstance(scale, Tensor):  # run-wise: addcdiv's value must be a number
             return plus_scaled(x, self.direction / self.denominator, scale, out=out)
         return torch.addcdiv(x, self.direction, self.denominator, value=scale, out=out)
+
+
+def _is_number(value: Any, number: float) -> bool:
+    return not isinstance(value, Tensor) and value == number
 
 
 def as_tensor(update: Tensor | Update, param: Tensor) -> Tensor:
