@@ -205,6 +205,7 @@ def test_lockstep_and_stacked_say_how_k_runs_share_an_update():
             assert name in {"adafactor", "muon"}
             assert opt.stacked() != opt and opt.stacked().stacked() == opt.stacked()
             assert opt.stacked().hyperparams == opt.hyperparams
+            assert opt.stacked().replace(lr=0.5) == opt.replace(lr=0.5).stacked()
         elif opt.lockstep:
             assert opt.stacked() is opt  # element-wise: a run axis changes nothing
     with pytest.raises(DescendError, match="lbfgs cannot update runs stacked"):

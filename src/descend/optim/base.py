@@ -193,6 +193,10 @@ class Matrixwise(Elementwise):
     def stacked(self) -> Optimizer:
         return dataclasses.replace(self, run_axis=True)
 
+    def replace(self, **changes: Any) -> Optimizer:
+        changed = super().replace(**changes)
+        return changed.stacked() if self.run_axis else changed
+
     def hyper(
         self, hyperparams: Mapping[str, Any], param: Tensor, step: int, reuse_state: bool = False
     ) -> Hyper:
