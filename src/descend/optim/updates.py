@@ -42,6 +42,9 @@ class Update:
 
     def apply_to(self, param: Tensor) -> None:
         """θ ← θ', in place (to_torch)."""
+        if self._is_plain_step():  # most steps of most rules: straight to add_ (this is hot)
+            param.add_(self.direction, alpha=self.scale)
+            return
         if nonzero(self.decay):
             if self._replaces():
                 param.copy_(self.direction)
@@ -69,6 +72,16 @@ class Update:
         if self._replaces():  # (new_value would be the rule's own tensor: not in place)
             return self.direction - param
         return self.new_value(param).sub_(param)
+
+    def _is_plain_step(self) -> bool:
+        """θ' = θ + scale·direction, scale a number."""
+        return (
+            type(self.scale) is float
+            and type(self.decay) is float
+            and self.decay == 0.0
+            and self.denominator is None
+            and self.plus is None
+        )
 
     def _replaces(self) -> bool:
         return (
