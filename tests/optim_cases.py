@@ -77,6 +77,48 @@ def small_mlp(seed: int = 0) -> Problem:
     return Problem("mlp", start, loss)
 
 
+def matrix_mlp(seed: int = 0) -> Problem:
+    """small_mlp's network with only matrices, biases as one-row matrices (1, n): the
+    problem for rules that take matrices only (torch.optim.Muon). The 5 × 8 and 1 × 8
+    matrices are wide, the 8 × 1 tall, so both orientations are exercised."""
+    mlp = small_mlp(seed)
+    start = {k: v.reshape(1, -1) if v.ndim == 1 else v for k, v in mlp.start.items()}
+    return Problem("matrix-mlp", start, mlp.loss)
+
+
+def mixed_tensors(seed: int = 0) -> Problem:
+    """Parameters of every rank a rule may treat differently: a scalar, a vector, a wide
+    and a tall matrix, and a stack of matrices (2, 3, 4); a smooth non-quadratic loss."""
+    g = torch.Generator().manual_seed(seed)
+
+    def randn(*shape: int) -> Tensor:
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+    x, y = randn(16, 5), randn(16, 3)
+    start = {
+        "scale": torch.tensor(0.7, dtype=torch.float64),
+        "bias": 0.1 * randn(3),
+        "W1": 0.5 * randn(5, 8),
+        "W2": 0.5 * randn(8, 3),
+        "T": randn(2, 3, 4),
+    }
+
+    def loss(p: dict[str, Tensor]) -> Tensor:
+        out = p["scale"] * torch.tanh(x @ p["W1"]) @ p["W2"] + p["bias"]  # (16, 3)
+        stack = torch.sin(p["T"]).sum() + 0.1 * (p["T"] ** 2).sum()
+        return ((out - y) ** 2).mean() + 0.1 * stack + 0.5 * (p["scale"] - 1) ** 2
+
+    return Problem("mixed", start, loss)
+
+
+# torch.optim.Muon refuses anything but matrices: its problems keep to matrices.
+MATRIX_ONLY = {"muon"}
+
+
+def mlp_for(rule: str) -> Problem:
+    return matrix_mlp() if rule in MATRIX_ONLY else small_mlp()
+
+
 # The torch.optim class implementing the same rule, for every rule torch has.
 TORCH_EQUIVALENT = {
     "sgd": torch.optim.SGD,
@@ -91,6 +133,8 @@ TORCH_EQUIVALENT = {
     "rprop": torch.optim.Rprop,
     "asgd": torch.optim.ASGD,
     "lbfgs": torch.optim.LBFGS,
+    "adafactor": torch.optim.Adafactor,
+    "muon": torch.optim.Muon,
 }
 
 PROBLEMS = {"quadratic": ill_conditioned_quadratic, "mlp": small_mlp}

@@ -470,6 +470,24 @@ def test_tensor_lr_gives_the_runs_their_scalar_schedules(name: str) -> None:
         torch.testing.assert_close(values, expected, rtol=1e-14, atol=1e-18)
 
 
+@pytest.mark.parametrize("name", TENSOR_CASES)
+def test_integer_tensor_lr_keeps_every_digit_under_a_float32_default(name: str) -> None:
+    """Integer tensors times Python floats would give the default dtype (float32 here)."""
+    make = TENSOR_CASES[name]
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        run_wise = make(torch.tensor([1, 2, 3]), torch.tensor([0, 0, 0]))
+        one_by_one = [make(float(lr), 0.0) for lr in (1, 2, 3)]
+        for k in range(40):
+            values = run_wise(k)
+            assert values.dtype == torch.float64, f"step {k}: {values.dtype}"
+            expected = torch.tensor([float(s(k)) for s in one_by_one], dtype=torch.float64)
+            torch.testing.assert_close(values, expected, rtol=1e-14, atol=1e-18)
+    finally:
+        torch.set_default_dtype(previous)
+
+
 def test_tensor_cases_cover_every_schedule() -> None:
     names = {make(0.1, 0.01).name for make in TENSOR_CASES.values()}
     assert names == set(schedules.names())

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from descend.errors import HyperparameterError
@@ -103,7 +104,10 @@ def get(name: str, **params: Any) -> Schedule:
 
 
 def _lr(name: str, value: Any) -> Any:
-    """A learning rate given as a value: a number or a 1-D tensor, not itself a schedule."""
+    """A learning rate given as a value: a number or a 1-D tensor, not itself a schedule.
+
+    A tensor of integers is kept as float64: times a Python float it would otherwise
+    become a tensor of the *default* dtype, float32 unless set, and lose digits."""
     try:
         if callable(value) and not isinstance(value, Tensor):
             raise HyperparameterError  # (check_lr would accept a schedule)
@@ -113,6 +117,8 @@ def _lr(name: str, value: Any) -> Any:
             f"Invalid learning rate {name}={value!r} (allowed: a finite number >= 0 or a 1-D "
             "tensor of them; to chain schedules, use warmup or sequential)."
         ) from None
+    if isinstance(value, Tensor) and not value.is_floating_point():
+        return value.to(torch.float64)
     return value
 
 

@@ -36,6 +36,11 @@ ROSENBROCK_TABLE = {
     "adadelta": (dict(lr=0.03), 20000, 1e-2),
     "rprop": (dict(lr=0.01), 10000, 2e-3),
     "asgd": (dict(lr=2e-3), 10000, 1e-3),
+    # No momentum, and steps of ρ_t·RMS(θ) with ρ_t = min(lr, 1/√t): it closes in as 1/√t.
+    "adafactor": (dict(lr=0.1), 20000, 3e-2),
+    # Normalised steps (a vector's orthogonalisation is its direction): it circles the
+    # minimum at the scale of lr. Weight decay off, as for AdamW.
+    "muon": (dict(lr=3e-3, weight_decay=0.0), 3000, 5e-3),
     # tolerance_change=0: with the default 1e-9, L-BFGS (torch's too) stops 3e-6 away.
     "lbfgs": (dict(line_search_fn="strong_wolfe", tolerance_change=0.0), 30, 1e-8),
 }

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 import descend
-from descend.errors import HyperparameterError, UnknownNameError
+from descend.errors import DescendError, HyperparameterError, UnknownNameError
 from optim_cases import PROBLEMS, compare_trajectories, float64, run_adapter, run_torch
 
 ALL_RULES = [
-    "adadelta", "adagrad", "adam", "adamax", "adamw", "asgd", "ftrl", "lbfgs", "nadam",
-    "radam", "rmsprop", "rprop", "sgd",
+    "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "asgd", "ftrl", "lbfgs",
+    "muon", "nadam", "radam", "rmsprop", "rprop", "sgd",
 ]  # fmt: skip
 
 
@@ -69,6 +69,15 @@ BAD_INPUT = [
     ("ftrl", dict(l1=-1.0), r"Invalid l1: -1\.0 \(allowed: 0 <= l1\)"),
     ("adam", dict(eps="small"), r"Invalid eps: 'small' must be a number, got str; allowed: 0 < eps\."),
     ("adam", dict(lr=torch.ones(2, 2)), r"Invalid learning rate"),
+    ("adafactor", dict(beta2_decay=0.5), r"Invalid beta2_decay: 0\.5 \(allowed: beta2_decay <= 0\)"),
+    ("adafactor", dict(eps=(None, -1.0)), r"Invalid eps\[1\]: -1\.0 \(allowed: 0 <= eps\[1\]\)"),
+    ("adafactor", dict(eps=1e-3), r"Invalid eps: 0\.001 \(allowed: a pair \(eps1, eps2\)"),
+    ("adafactor", dict(d=0.5), r"Invalid d: 0\.5 \(allowed: 1 <= d\)"),
+    ("muon", dict(momentum=-0.1), r"Invalid momentum: -0\.1 \(allowed: 0 <= momentum\)"),
+    ("muon", dict(ns_steps=100), r"Invalid ns_steps: 100 \(allowed: an integer 0 <= ns_steps < 100\)"),
+    ("muon", dict(ns_coefficients=(3.4, -4.7)), r"Invalid ns_coefficients: \(3\.4, -4\.7\) \(allowed: 3 numbers"),
+    ("muon", dict(eps=torch.tensor(1e-7)), r"Invalid eps: tensor\(1\.0000e-07\) \(allowed: a number >= 0\)"),
+    ("muon", dict(adjust_lr_fn="rms"), r"Invalid adjust_lr_fn: 'rms' \(allowed: None, 'original', 'match_rms_adamw'\)"),
 ]  # fmt: skip
 
 
@@ -149,3 +158,93 @@ def test_to_torch_follows_a_torch_lr_scheduler_exactly():
         expected = run_torch(torch.optim.Adam, dict(lr=0.02), problem, 60, schedule)
         ours = run_adapter(descend.optim.adam(lr=0.02), problem, 60, schedule)
         compare_trajectories(ours, expected)
+
+
+def test_to_torch_sgd_momentum_survives_zero_grad_without_set_to_none():
+    """The first momentum buffer is a copy of the gradient, not the gradient itself:
+    zeroing .grad in place must not zero the buffer (as in torch)."""
+
+    def run(make):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 1).double()
+        optimizer = make(model.parameters())
+        x = torch.randn(8, 3, dtype=torch.float64)
+        for _ in range(5):
+            optimizer.zero_grad(set_to_none=False)
+            model(x).pow(2).mean().backward()
+            optimizer.step()
+        return [p.detach().clone() for p in model.parameters()]
+
+    ours = run(descend.optim.sgd(lr=0.1, momentum=0.9).to_torch)
+    theirs = run(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9))
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-15, atol=0)
+
+
+def test_to_torch_writes_the_new_state_over_the_old():
+    """No new state tensors per step (speed), while the functional API keeps old states."""
+    param = torch.nn.Parameter(torch.ones(4))
+    optimizer = descend.optim.adam(lr=0.1).to_torch([param])
+    param.grad = torch.ones(4)
+    optimizer.step()
+    first = {k: v for k, v in optimizer.state[param].items() if isinstance(v, torch.Tensor)}
+    optimizer.step()
+    for key, tensor in first.items():
+        assert optimizer.state[param][key] is tensor, key
+    assert optimizer.state[param]["step"] == 2
+
+
+# --- lockstep and stacked -------------------------------------------------------------
+
+
+def test_lockstep_and_stacked_say_how_k_runs_share_an_update():
+    for name in ALL_RULES:
+        opt = descend.optim.get(name)
+        assert opt.lockstep == (name != "lbfgs"), name
+        if isinstance(opt, descend.optim.Matrixwise):
+            assert name in {"adafactor", "muon"}
+            assert opt.stacked() != opt and opt.stacked().stacked() == opt.stacked()
+            assert opt.stacked().hyperparams == opt.hyperparams
+            assert opt.stacked().replace(lr=0.5) == opt.replace(lr=0.5).stacked()
+        elif opt.lockstep:
+            assert opt.stacked() is opt  # element-wise: a run axis changes nothing
+    with pytest.raises(DescendError, match="lbfgs cannot update runs stacked"):
+        descend.optim.lbfgs().stacked()
+
+
+@pytest.mark.parametrize(
+    ("shape", "stacked"), [((2, 3, 4), False), ((3,), True), ((5, 2, 3, 4), True), ((), False)]
+)
+def test_muon_refuses_what_is_not_a_matrix_or_a_vector(shape, stacked):
+    opt = descend.optim.muon()
+    opt = opt.stacked() if stacked else opt
+    message = r"muon orthogonalises matrices|a 0-d tensor has none"
+    with pytest.raises(DescendError, match=message):
+        opt.init({"w": torch.zeros(shape)})
+    with pytest.raises(DescendError, match=message):  # at construction, as torch.optim.Muon
+        opt.to_torch([torch.nn.Parameter(torch.zeros(shape))])
+
+
+def test_muon_on_a_vector_steps_along_the_normalised_momentum():
+    """A vector is one row: its orthogonalisation is its direction. First step from θ with
+    gradient g: the update is −η·s·g/‖g‖ − η·λ·θ, s Newton–Schulz's factor (~0.7–1.2)."""
+    lr, decay = 0.01, 0.1
+    theta, g = torch.tensor([3.0, -1.0, 2.0]), torch.tensor([0.3, 0.4, -1.2])
+    opt = descend.optim.muon(lr=lr, weight_decay=decay)
+    updates, _ = opt.update({"w": g}, opt.init({"w": theta}), {"w": theta})
+    step = updates["w"] + lr * decay * theta
+    s = float(step.norm()) / lr
+    assert 0.6 < s < 1.3, s
+    torch.testing.assert_close(step / step.norm(), -g / g.norm(), rtol=0, atol=1e-2)
+
+
+def test_newton_schulz_brings_every_singular_value_near_one():
+    from descend.optim.muon import newton_schulz
+
+    gen = torch.Generator().manual_seed(0)
+    for shape in [(8, 5), (5, 8), (16, 16)]:
+        d = torch.randn(shape, generator=gen) @ torch.diag(torch.logspace(-1, 0.5, shape[1]))
+        singular_values = torch.linalg.svdvals(
+            newton_schulz(d, (3.4445, -4.775, 2.0315), 5, 1e-7).float()
+        )
+        assert singular_values.min() > 0.5 and singular_values.max() < 1.3, singular_values

@@ -1,6 +1,7 @@
 """Every rule torch.optim also has matches it step for step: params and every state
-tensor, float64, 120 steps, several settings, two problems, through both the functional
-API and `to_torch`."""
+tensor, float64, 120 steps, several settings, two problems (Muon: a network of matrices,
+the only parameters torch.optim.Muon takes), through both the functional API and
+`to_torch`. test_torch_optim_db.py runs torch's own settings beside these."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import torch
 
 import descend
 from optim_cases import (
+    MATRIX_ONLY,
     PROBLEMS,
+    Problem,
     compare_trajectories,
     float64,
+    matrix_mlp,
     problem_for,
     run_adapter,
     run_functional,
@@ -105,21 +109,49 @@ PARITY_TABLE = [
             dict(lr=0.01, lambd=1e-3, alpha=0.6, t0=50, weight_decay=0.1),
         ],
     ),
+    (
+        "adafactor",
+        torch.optim.Adafactor,
+        [
+            dict(lr=0.01),
+            dict(lr=0.01, weight_decay=0.1, beta2_decay=-0.5, d=1.5),
+            dict(eps=(1e-30, 1e-2), maximize=True),
+        ],
+    ),
+    (
+        "muon",
+        torch.optim.Muon,
+        [
+            dict(lr=0.02),
+            dict(lr=0.02, momentum=0.8, nesterov=False, weight_decay=0.05),
+            dict(lr=0.02, adjust_lr_fn="match_rms_adamw", ns_steps=3),
+        ],
+    ),
 ]
 
+MATRIX_PROBLEMS = {"matrix-mlp": matrix_mlp}
 CASES = [
-    pytest.param(name, torch_class, settings, id=f"{name}-{i}")
+    pytest.param(name, torch_class, settings, problem_name, id=f"{name}-{i}-{problem_name}")
     for name, torch_class, all_settings in PARITY_TABLE
     for i, settings in enumerate(all_settings)
+    for problem_name in (MATRIX_PROBLEMS if name in MATRIX_ONLY else PROBLEMS)
 ]
+
+
+def _problem(problem_name: str, settings: dict) -> Problem:
+    if problem_name in MATRIX_PROBLEMS:
+        problem = MATRIX_PROBLEMS[problem_name]()
+        if settings.get("maximize"):
+            return Problem(problem.name, problem.start, lambda p: -problem.loss(p))
+        return problem
+    return problem_for(problem_name, settings)
 
 
 @pytest.mark.parametrize("runner", [run_functional, run_adapter], ids=["functional", "to_torch"])
-@pytest.mark.parametrize("problem_name", PROBLEMS)
-@pytest.mark.parametrize(("name", "torch_class", "settings"), CASES)
+@pytest.mark.parametrize(("name", "torch_class", "settings", "problem_name"), CASES)
 def test_matches_torch(name, torch_class, settings, problem_name, runner):
     with float64():
-        problem = problem_for(problem_name, settings)
+        problem = _problem(problem_name, settings)
         expected = run_torch(torch_class, settings, problem, STEPS)
         ours = runner(descend.optim.get(name, **settings), problem, STEPS)
         compare_trajectories(ours, expected)

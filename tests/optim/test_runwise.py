@@ -1,5 +1,7 @@
 """Run-wise hyper-parameters: K runs stacked along a leading axis, each with its own
-hyper-parameters, updated at once, equal the K runs updated one by one."""
+hyper-parameters, updated at once by `opt.stacked()`, equal the K runs updated one by
+one. For the rules that mix a matrix's entries (Adafactor, Muon) a (K, n) tensor is K
+vectors and a (K, m, n) tensor K matrices."""
 
 from __future__ import annotations
 
@@ -32,11 +34,24 @@ RUNWISE_TABLE = {
     "rprop": dict(lr=[0.001, 0.003, 0.01, 0.03, 0.1], etas=([0.3, 0.4, 0.5, 0.6, 0.7], 1.2)),
     "asgd": dict(lr=[0.001, 0.003, 0.01, 0.03, 0.1], t0=[0, 10, 20, 30, 1e6]),
     "ftrl": dict(lr=[0.05, 0.1, 0.2, 0.5, 1.0], l1=[0.0, 0.001, 0.01, 0.1, 0.0]),
+    "adafactor": dict(
+        lr=[0.001, 0.003, 0.01, 0.03, 0.1],
+        beta2_decay=[-0.5, -0.6, -0.8, -0.9, -1.0],
+        eps=([1e-30, 1e-20, 1e-10, 1e-3, 1e-30], [1e-3, 1e-2, 1e-1, 1e-3, 1e-4]),
+        d=[1.0, 1.2, 1.5, 2.0, 10.0],
+        weight_decay=[0.0, 0.1, 0.0, 0.2, 0.5],
+    ),
+    "muon": dict(
+        lr=[0.001, 0.003, 0.01, 0.03, 0.1],
+        momentum=[0.0, 0.5, 0.8, 0.9, 0.95],
+        weight_decay=[0.0, 0.1, 0.0, 0.2, 0.5],
+    ),
 }
 
 
 def _stacked_problem(seed: int = 0):
-    """K independent quadratics, one per run, in parameters of shape (K, 4) and (K, 3, 2).
+    """K independent problems, one per run, in parameters of shape (K, 4), (K, 3, 2) and
+    (K, 2, 5): a quadratic, and least squares in a tall and a wide matrix.
 
     Returns the stacked start and `loss(params, run)`: with run=None the sum over all
     runs of stacked parameters, with run=k the loss of run k alone (unstacked)."""
@@ -44,14 +59,21 @@ def _stacked_problem(seed: int = 0):
     a = torch.randn(K, 4, 4, generator=g)
     hessians = a @ a.transpose(1, 2) / 4 + 0.1 * torch.eye(4)  # (K, 4, 4)
     targets = torch.randn(K, 3, 2, generator=g)  # (K, 3, 2)
-    start = {"w": torch.randn(K, 4, generator=g), "M": torch.randn(K, 3, 2, generator=g)}
+    inputs = torch.randn(K, 5, 7, generator=g)  # (K, 5, 7): W maps them to outputs
+    outputs = torch.randn(K, 2, 7, generator=g)  # (K, 2, 7)
+    start = {
+        "w": torch.randn(K, 4, generator=g),
+        "M": torch.randn(K, 3, 2, generator=g),
+        "W": torch.randn(K, 2, 5, generator=g),
+    }
 
     def loss(p, run=None):
         runs = slice(None) if run is None else run
-        w, m = p["w"], p["M"]
+        w, m, big_w = p["w"], p["M"], p["W"]
         quadratic = 0.5 * torch.einsum("...i,...ij,...j->...", w, hessians[runs], w)
         fit = ((m - targets[runs]) ** 2).sum(dim=(-2, -1))
-        return (quadratic + fit + w.sum(dim=-1)).sum()
+        mapped = ((big_w @ inputs[runs] - outputs[runs]) ** 2).sum(dim=(-2, -1))
+        return (quadratic + fit + 0.1 * mapped + w.sum(dim=-1)).sum()
 
     return start, loss
 
@@ -82,7 +104,8 @@ def test_k_runs_at_once_equal_k_runs_one_by_one(name):
     with float64():
         start, loss = _stacked_problem()
         varied = RUNWISE_TABLE[name]
-        stacked = descend.optim.get(name, **{k: _as_runwise(v) for k, v in varied.items()})
+        runwise = {k: _as_runwise(v) for k, v in varied.items()}
+        stacked = descend.optim.get(name, **runwise).stacked()
         params, state = _run(stacked, start, loss)
 
         comparison = Comparison(rtol=1e-12)
@@ -110,13 +133,41 @@ def test_the_runs_really_differ():
         assert not torch.allclose(params["w"][4], params_same["w"][4])
 
 
-def test_every_elementwise_rule_is_in_the_runwise_table():
-    assert set(descend.optim.names()) - {"lbfgs"} == set(RUNWISE_TABLE)
+def test_every_lockstep_rule_is_in_the_runwise_table():
+    lockstep = {name for name in descend.optim.names() if descend.optim.get(name).lockstep}
+    assert lockstep == set(RUNWISE_TABLE)
+    assert set(descend.optim.names()) - lockstep == {"lbfgs"}
 
 
 def test_runwise_length_must_match_the_leading_dimension():
+    """Refused when the state is made (init, or to_torch's construction), not later."""
     opt = descend.optim.sgd(lr=torch.tensor([0.1, 0.2, 0.3]))
-    params = {"w": torch.zeros(4, 2)}
-    state = opt.init(params)
-    with pytest.raises(HyperparameterError, match=r"'lr' has 3 values.*leading \(run\) dim"):
-        opt.update({"w": torch.ones(4, 2)}, state, params)
+    message = r"'lr' has 3 values.*leading \(run\) dim"
+    with pytest.raises(HyperparameterError, match=message):
+        opt.init({"w": torch.zeros(4, 2)})
+    with pytest.raises(HyperparameterError, match=message):
+        opt.to_torch([torch.nn.Parameter(torch.zeros(4, 2))])
+
+
+@pytest.mark.parametrize("name", ["adafactor", "muon"])
+def test_without_stacked_a_matrix_rule_takes_the_runs_as_one_matrix(name):
+    """The run axis matters: unstacked, the (K, 4) tensor is one K × 4 matrix."""
+    with float64():
+        start, loss = _stacked_problem()
+        vectors = {"w": start["w"]}  # (K, 4)
+
+        def loss_of_w(p):
+            return loss({**start, "w": p["w"]})
+
+        opt = descend.optim.get(name)
+        as_runs, _ = _run(opt.stacked(), vectors, loss_of_w, steps=5)
+        as_matrix, _ = _run(opt, vectors, loss_of_w, steps=5)
+        assert not torch.allclose(as_runs["w"], as_matrix["w"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adafactor", "muon"])
+def test_runwise_values_need_stacked(name):
+    opt = descend.optim.get(name, lr=torch.tensor([0.1, 0.2, 0.3]))
+    with pytest.raises(HyperparameterError, match=r"'lr'.*axis 0 holds runs \(opt\.stacked\(\)\)"):
+        opt.init({"w": torch.zeros(3, 2, 2)})
+    opt.stacked().init({"w": torch.zeros(3, 2, 2)})  # taken: three 2 × 2 matrices

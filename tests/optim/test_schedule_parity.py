@@ -9,10 +9,10 @@ from torch.optim import lr_scheduler as ts
 import descend
 from descend import schedules
 from optim_cases import (
-    PROBLEMS,
     TORCH_EQUIVALENT,
     compare_trajectories,
     float64,
+    mlp_for,
     run_adapter,
     run_functional,
     run_torch,
@@ -75,7 +75,7 @@ def test_every_schedule_with_a_torch_equivalent_is_in_the_table():
 def _compare(rule, settings, schedule_name, runner):
     schedule, torch_scheduler = SCHEDULE_TABLE[schedule_name]
     with float64():
-        problem = PROBLEMS["mlp"]()
+        problem = mlp_for(rule)
         expected = run_torch(
             TORCH_EQUIVALENT[rule], dict(lr=LR, **settings), problem, STEPS, torch_scheduler
         )

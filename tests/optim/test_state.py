@@ -25,6 +25,8 @@ SETTINGS = {
     "asgd": dict(lr=0.01, t0=20),
     "ftrl": dict(lr=0.1, l1=1e-3),
     "lbfgs": dict(lr=0.5, max_iter=3),
+    "adafactor": dict(lr=0.01, weight_decay=0.1),  # row_var, col_var and variance
+    "muon": dict(lr=0.01),  # matrices and (bias) vectors
 }
 
 

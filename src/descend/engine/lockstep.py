@@ -45,7 +45,10 @@ def _group_key(spec: RunSpec, index: int, device: torch.device) -> tuple:
     stacks = getattr(spec.built_task, "stacks_on", None)
     if stacks is not None and not stacks(device):
         return ("alone", index)  # a task that runs faster one run at a time here
-    structure = tuple((k, v) for k, v in rule.hyperparams.items() if not _stackable(v))
+    fixed = getattr(rule, "fixed_per_update", ())
+    structure = tuple(
+        (k, v) for k, v in rule.hyperparams.items() if k in fixed or not _stackable(v)
+    )
     task = content_key(spec.task.content()) if isinstance(spec.task, TaskSpec) else id(spec.task)
     regime = None if spec.regime is None else str(spec.regime)  # one batch order kind
     return (task, rule.name, spec.steps, structure, regime, spec.dtype, spec.eval_every)
@@ -146,7 +149,7 @@ class Group:
         self.task: Task = first.built_task.on(device, dtype)
         hyperparams = stack_hyperparams([dict(s.optimizer.build().hyperparams) for s in specs])
         rule = optim.get(first.optimizer.rule, **hyperparams)
-        self.rule = rule.stacked() if hasattr(rule, "stacked") else rule
+        self.rule = rule.stacked() if rule.lockstep else rule  # (L-BFGS runs alone)
         self.takes_gradients = takes_gradients(rule)
         self.params = _stack(
             [

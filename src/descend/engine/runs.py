@@ -75,7 +75,7 @@ class Step:
 
 def takes_gradients(rule: optim.Optimizer) -> bool:
     """Whether the engine hands the rule its gradients (L-BFGS evaluates f itself)."""
-    return bool(getattr(rule, "lockstep", isinstance(rule, optim.Elementwise)))
+    return rule.lockstep
 
 
 def stream_seed(seed: int, stream: str) -> int:

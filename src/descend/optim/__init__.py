@@ -11,12 +11,14 @@ and one import line below.
 """
 
 from descend.optim.adadelta import adadelta
+from descend.optim.adafactor import adafactor
 from descend.optim.adagrad import adagrad
 from descend.optim.adam import adam, adamw
 from descend.optim.adamax import adamax
 from descend.optim.asgd import asgd
 from descend.optim.base import (
     Elementwise,
+    Matrixwise,
     Optimizer,
     apply_updates,
     get,
@@ -26,6 +28,7 @@ from descend.optim.base import (
 )
 from descend.optim.ftrl import ftrl
 from descend.optim.lbfgs import lbfgs
+from descend.optim.muon import muon
 from descend.optim.nadam import nadam
 from descend.optim.radam import radam
 from descend.optim.rmsprop import rmsprop
@@ -34,8 +37,10 @@ from descend.optim.sgd import sgd
 
 __all__ = [
     "Elementwise",
+    "Matrixwise",
     "Optimizer",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
@@ -46,6 +51,7 @@ __all__ = [
     "get",
     "hyperparameter_defaults",
     "lbfgs",
+    "muon",
     "nadam",
     "names",
     "radam",

@@ -18,21 +18,22 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
-from descend.optim.moments import ema_square
+from descend.optim.moments import ema_square, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
     return {"square_avg": torch.zeros_like(param), "acc_delta": torch.zeros_like(param)}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     rho, eps = h.rho, h.eps
-    v = ema_square(state["square_avg"], grad, rho)
+    v = ema_square(state["square_avg"], grad, rho, out=h.reuse(state["square_avg"]))
     delta = state["acc_delta"].add(eps).sqrt_().div_(v.add(eps).sqrt_()).mul_(grad)
-    u = ema_square(state["acc_delta"], delta, rho)
-    return delta.mul_(-h.lr), {**state, "square_avg": v, "acc_delta": u}  # Δ is spent: reuse it
+    u = ema_square(state["acc_delta"], delta, rho, out=h.reuse(state["acc_delta"]))
+    return Update(delta, -h.lr), {**state, "square_avg": v, "acc_delta": u}
 
 
 @register

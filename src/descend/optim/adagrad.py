@@ -17,23 +17,22 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
+from descend.optim.moments import plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
     return {"sum": torch.zeros_like(param) + h.initial_accumulator_value}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     t = state["step"]
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     lr_t = h.lr / (1 + (t - 1) * h.lr_decay)
-    r = state["sum"].addcmul(grad, grad)
+    r = torch.addcmul(state["sum"], grad, grad, out=h.reuse(state["sum"]))
     std = r.sqrt().add_(h.eps)
-    return torch.div(grad, std, out=std).mul_(-lr_t), {
-        **state,
-        "sum": r,
-    }  # over std: one temporary fewer
+    return Update(grad, -lr_t, denominator=std), {**state, "sum": r}
 
 
 @register

@@ -19,7 +19,8 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, check_flag, nonzero
-from descend.optim.moments import ema, ema_square
+from descend.optim.moments import ema, ema_square, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -31,34 +32,32 @@ def _init(param: Tensor, h: Hyper) -> State:
 
 def _adam_step(
     grad: Tensor, state: State, param: Tensor, h: Hyper, decoupled: bool
-) -> tuple[Tensor, State]:
+) -> tuple[Update, State]:
     t = state["step"]
     beta1, beta2 = h.betas
     decoupled_decay = decoupled and nonzero(h.weight_decay)
     if nonzero(h.weight_decay) and not decoupled:
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
 
-    m = ema(state["exp_avg"], grad, beta1)
-    v = ema_square(state["exp_avg_sq"], grad, beta2)
+    m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
+    v = ema_square(state["exp_avg_sq"], grad, beta2, out=h.reuse(state["exp_avg_sq"]))
     new_state = {**state, "exp_avg": m, "exp_avg_sq": v}
     if h.amsgrad:
-        v = new_state["max_exp_avg_sq"] = torch.maximum(state["max_exp_avg_sq"], v)
+        v_max = state["max_exp_avg_sq"]
+        v = new_state["max_exp_avg_sq"] = torch.maximum(v_max, v, out=h.reuse(v_max))
 
     bias_correction1 = 1 - beta1**t
     bias_correction2 = 1 - beta2**t
     denom = v.sqrt().div_(bias_correction2**0.5).add_(h.eps)
-    # m / denom, written over denom: one large temporary fewer per step
-    update = torch.div(m, denom, out=denom).mul_(-h.lr / bias_correction1)
-    if decoupled_decay:
-        update.sub_(param * (h.lr * h.weight_decay))
-    return update, new_state
+    decay = h.lr * h.weight_decay if decoupled_decay else 0.0
+    return Update(m, -h.lr / bias_correction1, denominator=denom, decay=decay), new_state
 
 
-def _adam_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _adam_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     return _adam_step(grad, state, param, h, decoupled=h.decoupled_weight_decay)
 
 
-def _adamw_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _adamw_update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     return _adam_step(grad, state, param, h, decoupled=True)
 
 

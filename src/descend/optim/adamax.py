@@ -16,21 +16,23 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, nonzero
-from descend.optim.moments import ema
+from descend.optim.moments import ema, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
     return {"exp_avg": torch.zeros_like(param), "exp_inf": torch.zeros_like(param)}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     t = state["step"]
     beta1, beta2 = h.betas
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
-    m = ema(state["exp_avg"], grad, beta1)
-    u = torch.maximum(state["exp_inf"].mul(beta2), grad.abs().add_(h.eps))
-    update = m.div(u).mul_(-h.lr / (1 - beta1**t))
+        grad = plus_scaled(grad, param, h.weight_decay)
+    m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
+    decayed = torch.mul(state["exp_inf"], beta2, out=h.reuse(state["exp_inf"]))
+    u = torch.maximum(decayed, grad.abs().add_(h.eps), out=h.reuse(state["exp_inf"]))
+    update = Update(m, -h.lr / (1 - beta1**t), denominator=u)
     return update, {**state, "exp_avg": m, "exp_inf": u}
 
 

@@ -9,26 +9,34 @@ An optimizer is a pair of pure functions on dicts of tensors (optax's model)::
 Nothing is modified in place: `update` returns new tensors and a new state, so a state
 can be kept, copied, saved or compared at any step.
 
-Most rules are element-wise: written once for a single tensor as
+Every rule but L-BFGS is written once for a single tensor as
 ``init_tensor(param, h) -> state`` and ``update_tensor(grad, state, param, h) ->
 (update, state)``, where `h` holds the hyper-parameters as that tensor sees them
 (see `hyper.Hyper`). `Elementwise` maps those two functions over a dict of parameters,
 and `to_torch` runs the very same two functions inside a torch.optim.Optimizer.
+
+K runs advance in one update when their parameters are stacked along a leading run
+axis, (K, ...), with run-wise hyper-parameters of length K (`lockstep` rules). An
+element-wise rule needs nothing more; a rule that mixes the entries of a matrix
+(`Matrixwise`: Adafactor, Muon) must be told that axis 0 holds runs: `opt.stacked()`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
+from descend.errors import DescendError
 from descend.optim.hyper import Hyper
+from descend.optim.updates import Update, as_tensor
 from descend.registry import Registry
 
 Params = Mapping[str, Tensor]
@@ -41,6 +49,8 @@ class Optimizer(ABC):
 
     name: str
     hyperparams: Mapping[str, Any]
+    # Whether K runs stacked along a leading axis can share one update (see `stacked`).
+    lockstep: ClassVar[bool]
 
     @abstractmethod
     def init(self, params: Params) -> State:
@@ -58,6 +68,12 @@ class Optimizer(ABC):
     @abstractmethod
     def to_torch(self, params: Iterable[Any]) -> torch.optim.Optimizer:
         """A real torch.optim.Optimizer running this rule on `params`."""
+
+    @abstractmethod
+    def stacked(self) -> Optimizer:
+        """This rule for parameters stacked along a leading run axis: a (K, ...) tensor
+        holds K runs' tensors, each updated as if alone (run-wise hyper-parameters of
+        length K apply to them in order)."""
 
     def replace(self, **changes: Any) -> Optimizer:
         """The same rule with some hyper-parameters changed (validated again)."""
@@ -80,7 +96,9 @@ class Optimizer(ABC):
 
 
 InitTensor = Callable[[Tensor, Hyper], State]
-UpdateTensor = Callable[[Tensor, State, Tensor, Hyper], tuple[Tensor, State]]
+# An update as a tensor to add, or as an `Update` (θ' = θ·(1 − decay) + scale·direction),
+# which to_torch applies in place with torch's fused ops.
+UpdateTensor = Callable[[Tensor, State, Tensor, Hyper], tuple[Tensor | Update, State]]
 
 
 @dataclass(frozen=True, repr=False)
@@ -91,6 +109,11 @@ class Elementwise(Optimizer):
     hyperparams: Mapping[str, Any]
     init_tensor: InitTensor
     update_tensor: UpdateTensor
+
+    lockstep: ClassVar[bool] = True
+
+    def stacked(self) -> Optimizer:
+        return self  # each entry is updated on its own: a run axis changes nothing
 
     def init(self, params: Params) -> State:
         return {key: self.init_one(param, self.hyperparams) for key, param in params.items()}
@@ -106,18 +129,42 @@ class Elementwise(Optimizer):
             grad = grads.get(key)
             if grad is None:  # as torch.optim: a parameter without gradient is left alone
                 continue
-            updates[key], new_state[key] = self.step_one(grad, state[key], param, self.hyperparams)
+            update, new_state[key] = self.step_one(grad, state[key], param, self.hyperparams)
+            updates[key] = as_tensor(update, param)
         return updates, new_state
 
+    def hyper(
+        self, hyperparams: Mapping[str, Any], param: Tensor, step: int, reuse_state: bool = False
+    ) -> Hyper:
+        """What one update of `param` sees (see `Hyper`)."""
+        return Hyper(hyperparams, param, step, reuse_state=reuse_state)
+
+    def check_param(self, param: Tensor, hyperparams: Mapping[str, Any]) -> None:
+        """Refuse a parameter this rule cannot update, before any state is made: here,
+        one whose leading dimension does not match a run-wise hyper-parameter."""
+        h = self.hyper(hyperparams, param, 0)
+        for key in hyperparams:
+            getattr(h, key)  # fitting each value to `param` checks its length
+
     def init_one(self, param: Tensor, hyperparams: Mapping[str, Any]) -> State:
-        return {"step": 0, **self.init_tensor(param, Hyper(hyperparams, param, 0))}
+        self.check_param(param, hyperparams)
+        return {"step": 0, **self.init_tensor(param, self.hyper(hyperparams, param, 0))}
 
     def step_one(
-        self, grad: Tensor, state: State, param: Tensor, hyperparams: Mapping[str, Any]
-    ) -> tuple[Tensor, State]:
-        """One update of one tensor: the part shared by `update` and `to_torch`."""
+        self,
+        grad: Tensor,
+        state: State,
+        param: Tensor,
+        hyperparams: Mapping[str, Any],
+        *,
+        reuse_state: bool = False,
+    ) -> tuple[Tensor | Update, State]:
+        """One update of one tensor: the part shared by `update` and `to_torch`.
+
+        With `reuse_state`, the rule may write the new state into the old state's tensors
+        (the caller keeps only the new state: `to_torch`); the arithmetic is the same."""
         step = state["step"]  # updates done so far = index of this update
-        h = Hyper(hyperparams, param, step)
+        h = self.hyper(hyperparams, param, step, reuse_state)
         if hyperparams.get("maximize", False):
             grad = -grad
         return self.update_tensor(grad, {**state, "step": step + 1}, param, h)
@@ -126,6 +173,47 @@ class Elementwise(Optimizer):
         from descend.optim.torch_adapter import ElementwiseTorchOptimizer
 
         return ElementwiseTorchOptimizer(params, self)
+
+
+CheckTensor = Callable[[Tensor, Hyper], None]
+
+
+@dataclass(frozen=True, repr=False)
+class Matrixwise(Elementwise):
+    """A per-tensor rule whose update mixes the entries of a matrix, the last two
+    dimensions of a tensor (Adafactor's factored moments, Muon's orthogonalisation).
+
+    Its functions read `h.run_axis`: whether axis 0 stacks runs, so that a (K, n) tensor
+    is K vectors and a (K, m, n) tensor K matrices. `check_tensor(param, h)` refuses a
+    shape the rule cannot update."""
+
+    check_tensor: CheckTensor | None = None
+    run_axis: bool = False
+    # hyper-parameters that cannot differ between the runs of one stacked update (integer
+    # counts, bfloat16 constants): the engine groups runs by their values
+    fixed_per_update: tuple[str, ...] = ()
+
+    def stacked(self) -> Optimizer:
+        return dataclasses.replace(self, run_axis=True)
+
+    def replace(self, **changes: Any) -> Optimizer:
+        changed = super().replace(**changes)
+        return changed.stacked() if self.run_axis else changed
+
+    def hyper(
+        self, hyperparams: Mapping[str, Any], param: Tensor, step: int, reuse_state: bool = False
+    ) -> Hyper:
+        return Hyper(hyperparams, param, step, run_axis=self.run_axis, reuse_state=reuse_state)
+
+    def check_param(self, param: Tensor, hyperparams: Mapping[str, Any]) -> None:
+        super().check_param(param, hyperparams)
+        if self.run_axis and param.ndim == 0:
+            raise DescendError(
+                f"{self.name}.stacked() updates parameters stacked along a leading run axis, "
+                "(K, ...): a 0-d tensor has none."
+            )
+        if self.check_tensor is not None:
+            self.check_tensor(param, self.hyper(hyperparams, param, 0))
 
 
 def apply_updates(params: Params, updates: Mapping[str, Tensor]) -> dict[str, Tensor]:

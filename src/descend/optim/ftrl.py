@@ -42,7 +42,7 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
     shrunk_grad = grad + 2 * h.l2_shrinkage * param
     n_new = n + grad * grad
     sigma = (n_new**power - n**power) / h.lr
-    z = z + shrunk_grad - sigma * param
+    z = torch.add(z, shrunk_grad, out=h.reuse(z)).sub_(sigma * param)
     quadratic = (h.beta + n_new**power) / h.lr + 2 * h.l2
     new_param = (z.clamp(-h.l1, h.l1) - z) / quadratic
     return new_param - param, {**state, "accumulator": n_new, "linear": z}

@@ -26,13 +26,35 @@ class Hyper:
 
     `h.lr` is the schedule's value at this update; a run-wise tensor of length K comes
     back shaped (K, 1, ..., 1) so that it broadcasts over a parameter of shape (K, ...).
-    Values are fitted lazily, on first access, and then cached on the instance.
+    Tensors, tuples and schedules are fitted lazily, on first access, and then cached on
+    the instance; plain values are set when it is made (this runs for every tensor at
+    every step).
+
+    Two facts about the update ride along:
+    - `run_axis`: for rules that mix a tensor's entries (`base.Matrixwise`), whether axis
+      0 of the tensor holds runs (True) or the tensor is one run's (False, and run-wise
+      values are refused); None for element-wise rules, to which it makes no difference.
+    - `reuse_state`: whether the update may write its new state into the old state's
+      tensors (`to_torch` keeps only the new one); rules pass `out=h.reuse(old)`.
     """
 
-    def __init__(self, values: Mapping[str, Any], param: Tensor, step: int):
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        param: Tensor,
+        step: int,
+        *,
+        run_axis: bool | None = None,
+        reuse_state: bool = False,
+    ):
         self._values = values
         self._param = param
         self._step = step  # the index of this update: 0 for the first one
+        self.run_axis = run_axis
+        self.reuse_state = reuse_state
+        for name, value in values.items():
+            if type(value) in _PLAIN:  # nothing to fit (the exact type: this is hot)
+                self.__dict__[name] = value
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -41,9 +63,28 @@ class Hyper:
             raise AttributeError(name) from None
         if name == "lr" and callable(value):
             value = value(self._step)
+        if self.run_axis is False and _has_runwise(value):
+            raise HyperparameterError(
+                f"Run-wise hyper-parameter {name!r} for one run's tensor of shape "
+                f"{tuple(self._param.shape)}: this rule mixes the entries of each matrix, so "
+                "it must be told that axis 0 holds runs (opt.stacked())."
+            )
         fitted = fit_to_param(value, self._param, name)
         setattr(self, name, fitted)
         return fitted
+
+    def reuse(self, old: Tensor) -> Tensor | None:
+        """`old` where the new value may overwrite it, else None: for `out=`."""
+        return old if self.reuse_state else None
+
+
+_PLAIN = {int, float, bool, str, type(None)}
+
+
+def _has_runwise(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return any(_has_runwise(v) for v in value)
+    return isinstance(value, Tensor) and value.ndim > 0
 
 
 def fit_to_param(value: Any, param: Tensor, name: str) -> Any:

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from descend.errors import HyperparameterError
+from descend.errors import DescendError, HyperparameterError
 from descend.optim.base import Optimizer, Params, State, ValueFn, register
 from descend.optim.hyper import check_choice, check_int, check_lr, check_range
 from descend.optim.line_search import LinePoint, strong_wolfe
@@ -244,6 +244,14 @@ class LBFGS(Optimizer):
 
     name: str
     hyperparams: Mapping[str, Any]
+
+    lockstep: ClassVar[bool] = False  # one line search for all runs would couple them
+
+    def stacked(self) -> Optimizer:
+        raise DescendError(
+            "lbfgs cannot update runs stacked along a leading axis: its line search and "
+            "curvature pairs are those of one objective, so it runs one run at a time."
+        )
 
     def init(self, params: Params) -> State:
         # None until the first iteration sets them (torch's state has no entry then)

@@ -9,6 +9,11 @@
 
 The last line is the Nesterov look-ahead: the current gradient enters the step directly,
 and the momentum term uses next step's μ.
+
+Π_t is kept in the parameters' dtype (a Python number, or a run-wise tensor of that
+dtype). torch.optim.NAdam keeps it as a tensor of the default dtype: under a float32
+default it rounds it to float32 even for float64 parameters, so the two differ there by
+~1e-10 relative after 30 steps, descend being the more exact.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, check_flag, check_range, nonzero
-from descend.optim.moments import ema, ema_square
+from descend.optim.moments import ema, ema_square, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -31,26 +37,27 @@ def _init(param: Tensor, h: Hyper) -> State:
     }
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     t = state["step"]
     beta1, beta2 = h.betas
     decoupled_decay = h.decoupled_weight_decay and nonzero(h.weight_decay)
     if nonzero(h.weight_decay) and not h.decoupled_weight_decay:
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
 
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * h.momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * h.momentum_decay))
     mu_product = state["mu_product"] * mu
-    m = ema(state["exp_avg"], grad, beta1)
-    v = ema_square(state["exp_avg_sq"], grad, beta2)
+    m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
+    v = ema_square(state["exp_avg_sq"], grad, beta2, out=h.reuse(state["exp_avg_sq"]))
     denom = v.div(1 - beta2**t).sqrt_().add_(h.eps)
 
-    update = grad.div(denom).mul_(-h.lr * (1.0 - mu) / (1.0 - mu_product))  # gradient part
-    update.add_(m.div(denom).mul_(-h.lr * mu_next / (1.0 - mu_product * mu_next)))  # momentum
-    if decoupled_decay:
-        update.sub_(param * (h.lr * h.weight_decay))
+    decay = h.lr * h.weight_decay if decoupled_decay else 0.0
+    momentum_part = Update(m, -h.lr * mu_next / (1.0 - mu_product * mu_next), denominator=denom)
+    gradient_part = Update(
+        grad, -h.lr * (1.0 - mu) / (1.0 - mu_product), denom, decay, plus=momentum_part
+    )
     new_state = {**state, "mu_product": mu_product, "exp_avg": m, "exp_avg_sq": v}
-    return update, new_state
+    return gradient_part, new_state
 
 
 @register

@@ -18,7 +18,8 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_adam_like, check_flag, nonzero
-from descend.optim.moments import ema, ema_square
+from descend.optim.moments import ema, ema_square, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -30,28 +31,24 @@ def _rectification(rho_t: Any, rho_inf: Any) -> Any:
     return ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     t = state["step"]
     beta1, beta2 = h.betas
     decoupled_decay = h.decoupled_weight_decay and nonzero(h.weight_decay)
     if nonzero(h.weight_decay) and not h.decoupled_weight_decay:
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
 
-    m = ema(state["exp_avg"], grad, beta1)
-    v = ema_square(state["exp_avg_sq"], grad, beta2)
+    m = ema(state["exp_avg"], grad, beta1, out=h.reuse(state["exp_avg"]))
+    v = ema_square(state["exp_avg_sq"], grad, beta2, out=h.reuse(state["exp_avg_sq"]))
     new_state = {**state, "exp_avg": m, "exp_avg_sq": v}
     bias_correction2 = 1 - beta2**t
     m_hat = m / (1 - beta1**t)
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
 
-    def adaptive_step(rho: Any) -> Tensor:
-        return (
-            m_hat
-            * h.lr
-            * (bias_correction2**0.5 / (v.sqrt() + h.eps))
-            * _rectification(rho, rho_inf)
-        )
+    def adaptive_step(rho: Any) -> Tensor:  # m̂·η·(√(1 − β₂ᵗ)/(√v + ε))·r_t, as torch orders it
+        adaptive_lr = bias_correction2**0.5 / v.sqrt().add_(h.eps)
+        return (m_hat * h.lr).mul_(adaptive_lr).mul_(_rectification(rho, rho_inf))
 
     if isinstance(rho_t, Tensor):  # run-wise β₂: each run takes its own branch
         step = torch.where(rho_t > 5.0, adaptive_step(rho_t.clamp(min=5.0)), m_hat * h.lr)
@@ -59,10 +56,8 @@ def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor
         step = adaptive_step(rho_t)
     else:
         step = m_hat * h.lr
-    update = -step
-    if decoupled_decay:
-        update.sub_(param * (h.lr * h.weight_decay))
-    return update, new_state
+    decay = h.lr * h.weight_decay if decoupled_decay else 0.0
+    return Update(step, -1.0, decay=decay), new_state
 
 
 @register

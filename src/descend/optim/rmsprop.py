@@ -20,7 +20,8 @@ from torch import Tensor
 
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range, nonzero
-from descend.optim.moments import ema, ema_square
+from descend.optim.moments import ema, ema_square, plus_scaled
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
@@ -32,22 +33,24 @@ def _init(param: Tensor, h: Hyper) -> State:
     return state
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     alpha = h.alpha
-    v = ema_square(state["square_avg"], grad, alpha)
+    v = ema_square(state["square_avg"], grad, alpha, out=h.reuse(state["square_avg"]))
     new_state = {**state, "square_avg": v}
     if h.centered:
-        g_avg = new_state["grad_avg"] = ema(state["grad_avg"], grad, alpha)
+        g_avg = ema(state["grad_avg"], grad, alpha, out=h.reuse(state["grad_avg"]))
+        new_state["grad_avg"] = g_avg
         rms = v.addcmul(g_avg, g_avg, value=-1).sqrt_()
     else:
         rms = v.sqrt()
     rms.add_(h.eps)
     if nonzero(h.momentum):
-        b = new_state["momentum_buffer"] = state["momentum_buffer"].mul(h.momentum)
-        return b.addcdiv_(grad, rms).mul(-h.lr), new_state
-    return torch.div(grad, rms, out=rms).mul_(-h.lr), new_state  # over rms: one temporary fewer
+        b = torch.mul(state["momentum_buffer"], h.momentum, out=h.reuse(state["momentum_buffer"]))
+        new_state["momentum_buffer"] = b.addcdiv_(grad, rms)
+        return Update(b, -h.lr), new_state
+    return Update(grad, -h.lr, denominator=rms), new_state
 
 
 @register

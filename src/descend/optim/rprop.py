@@ -9,6 +9,11 @@ Only the sign of the gradient is used; each coordinate keeps its own step size �
 
 (η₋, η₊) = etas, (Δ_min, Δ_max) = step_sizes, Δ₀ = lr. The learning rate is only the
 initial step size: with a schedule, its value at step 0 is used.
+
+The factors η₊, η₋, 1 are written into a tensor of the parameters' dtype: built from
+Python numbers alone (torch.where(s > 0, 1.2, ...)), torch would make them in the default
+dtype, and η₊ = 1.2 would become 1.2000000476837158 in a float64 run under a float32
+default.
 """
 
 from __future__ import annotations
@@ -21,20 +26,36 @@ from torch import Tensor
 from descend.errors import HyperparameterError
 from descend.optim.base import Elementwise, Optimizer, State, register
 from descend.optim.hyper import Hyper, check_flag, check_lr, check_range
+from descend.optim.updates import Update
 
 
 def _init(param: Tensor, h: Hyper) -> State:
     return {"prev": torch.zeros_like(param), "step_size": torch.zeros_like(param) + h.lr}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     eta_minus, eta_plus = h.etas
     step_size_min, step_size_max = h.step_sizes
-    same_sign = (grad * state["prev"]).sign()
-    factor = torch.where(same_sign > 0, eta_plus, torch.where(same_sign < 0, eta_minus, 1.0))
-    step_size = (state["step_size"] * factor).clamp(step_size_min, step_size_max)
-    grad = torch.where(same_sign < 0, 0.0, grad)
-    return -grad.sign() * step_size, {**state, "prev": grad, "step_size": step_size}
+    same_sign = grad.mul(state["prev"]).sign_()
+    accelerate, brake = same_sign > 0, same_sign < 0
+    factor = same_sign.fill_(1.0)  # (same_sign is spent) 1 where the sign is 0, then η₊, η₋
+    factor = _put(_put(factor, accelerate, eta_plus), brake, eta_minus)
+    step_size = torch.mul(state["step_size"], factor, out=h.reuse(state["step_size"]))
+    step_size.clamp_(step_size_min, step_size_max)
+    grad = grad.masked_fill(brake, 0)
+    return Update(grad.sign().mul_(step_size), -1.0), {
+        **state,
+        "prev": grad,
+        "step_size": step_size,
+    }
+
+
+def _put(x: Tensor, where: Tensor, value: Any) -> Tensor:
+    """x with `value` where `where` holds: in place for a number (then exactly the number,
+    in x's dtype), a new tensor for run-wise values."""
+    if isinstance(value, Tensor):
+        return torch.where(where, value, x)
+    return x.masked_fill_(where, value)
 
 
 @register

@@ -41,6 +41,8 @@ from descend.optim.hyper import (
     is_zero,
     nonzero,
 )
+from descend.optim.moments import plus_scaled
+from descend.optim.updates import Update
 
 MOMENTUM_FORMS = ("torch", "classical")
 
@@ -52,22 +54,30 @@ def _init(param: Tensor, h: Hyper) -> State:
     return {buffer: torch.zeros_like(param)}
 
 
-def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Tensor, State]:
+def _update(grad: Tensor, state: State, param: Tensor, h: Hyper) -> tuple[Update, State]:
     if nonzero(h.weight_decay):
-        grad = grad + h.weight_decay * param
+        grad = plus_scaled(grad, param, h.weight_decay)
     if not nonzero(h.momentum):
-        return -h.lr * grad, state
+        return Update(grad, -h.lr), state
 
     first_step = state["step"] == 1
     mu, tau = h.momentum, h.dampening
     if h.momentum_form == "classical":
-        v = -h.lr * grad if first_step else mu * state["velocity"] - h.lr * (1 - tau) * grad
-        update = mu * v - h.lr * grad if h.nesterov else v
+        if first_step:
+            v = -h.lr * grad
+        else:
+            v = torch.mul(state["velocity"], mu, out=h.reuse(state["velocity"]))
+            v.sub_(h.lr * (1 - tau) * grad)
+        update = Update(mu * v - h.lr * grad) if h.nesterov else Update(v)
         return update, {**state, "velocity": v}
 
-    b = grad if first_step else mu * state["momentum_buffer"] + (1 - tau) * grad
-    direction = grad + mu * b if h.nesterov else b
-    return -h.lr * direction, {**state, "momentum_buffer": b}
+    if first_step:  # a copy: the state must not share its memory with the gradient
+        b = grad.clone()
+    else:
+        b = torch.mul(state["momentum_buffer"], mu, out=h.reuse(state["momentum_buffer"]))
+        plus_scaled(b, grad, 1 - tau, out=b)
+    direction = plus_scaled(grad, b, mu) if h.nesterov else b
+    return Update(direction, -h.lr), {**state, "momentum_buffer": b}
 
 
 @register
