@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 FEW_SEEDS = 5  # below this a "no difference" is called what it is: too few seeds to tell
@@ -55,6 +54,8 @@ def estimate(values: Sequence[float]) -> Estimate:
     if n == 1:
         return Estimate(mean, math.nan, math.nan, math.nan, 1, excluded)
     sd = float(finite.std(ddof=1))
+    from scipy import stats  # (half a second to import: only when statistics are asked)
+
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
     return Estimate(mean, sd, mean - half, mean + half, n, excluded)
 
@@ -132,6 +133,8 @@ def paired(
     x, y = x[keep], y[keep]
     d = x - y
     p_value, low, high = math.nan, math.nan, math.nan
+    from scipy import stats
+
     if len(d) >= 2 and np.ptp(d) > 0:
         p_value = float(stats.ttest_rel(x, y).pvalue)
         interval = stats.bootstrap(

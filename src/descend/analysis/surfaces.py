@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -75,21 +75,31 @@ class Summary:
 
 
 def summarize(runs: Sequence[RunResult], surface: Surface, tolerance: float = 1e-6) -> Summary:
+    """The runs of one label aggregated, all runs at once (10 000 runs in a fraction of a
+    second: the per-run functions above, as array operations)."""
     finished = [r for r in runs if not r.diverged]
-    steps = [s for r in runs if (s := steps_to_tolerance(r, surface, tolerance)) is not None]
-    distances = [float(nearest_minimum(r.final_point, surface)[1]) for r in finished]
-    flips = [sign_flips(r) for r in finished]
+    gaps = torch.stack([loss_gap(r, surface) for r in runs])  # (N, T)
+    reached = gaps <= tolerance  # NaN (after a divergence) compares False
+    first = reached.to(torch.int8).argmax(dim=1)  # (N,): the first True, where there is one
+    steps = first[reached.any(dim=1)].tolist() if surface.minimum_value is not None else []
+    distances: list[float] = []
+    flips: np.ndarray = np.zeros((0, 0))
+    if finished:
+        paths = torch.stack([r.trajectory for r in finished])  # (F, T, dim): no NaN in these
+        distances = nearest_minimum(paths[:, -1], surface)[1].tolist()
+        signs = torch.sign(paths)
+        flips = (signs[:, 1:] * signs[:, :-1] < 0).sum(dim=1).numpy()  # (F, dim)
     return Summary(
         label=runs[0].label,
         runs=len(runs),
         final_loss=_median([r.final_loss for r in finished]),
         distance=_median(distances),
-        steps_to_tolerance=statistics.median(steps) if steps else None,
+        steps_to_tolerance=float(np.median(steps)) if steps else None,
         reached=len(steps),
         diverged=len(runs) - len(finished),
-        sign_flips=tuple(statistics.median(f) for f in zip(*flips, strict=True)) if flips else (),
+        sign_flips=tuple(float(np.median(column)) for column in flips.T) if finished else (),
     )
 
 
 def _median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("inf")
+    return float(np.median(values)) if len(values) else float("inf")

@@ -22,7 +22,6 @@ import torch
 from torch import Tensor
 
 from descend import optim
-from descend.engine.keys import content_key
 from descend.engine.records import Recorder
 from descend.engine.regimes import BatchOrders
 from descend.engine.results import RunResult
@@ -49,7 +48,7 @@ def _group_key(spec: RunSpec, index: int, device: torch.device) -> tuple:
     structure = tuple(
         (k, v) for k, v in rule.hyperparams.items() if k in fixed or not _stackable(v)
     )
-    task = content_key(spec.task.content()) if isinstance(spec.task, TaskSpec) else id(spec.task)
+    task = spec.task.key if isinstance(spec.task, TaskSpec) else id(spec.task)
     regime = None if spec.regime is None else str(spec.regime)  # one batch order kind
     return (task, rule.name, spec.steps, structure, regime, spec.dtype, spec.eval_every)
 

@@ -61,15 +61,15 @@ class Recorder:
         loss = loss.detach()
         if self.limit is None:
             self.limit = DIVERGENCE_FACTOR * loss.abs().clamp(min=1.0).nan_to_num(nan=1.0)
-        self.losses[:, t] = torch.where(self.active, loss, torch.nan)
+        self.losses[:, t] = loss  # (after a divergence: NaN, put in once at the end)
         diverging = self.active & ~(torch.isfinite(loss) & (loss.abs() <= self.limit))
         self.diverged_at = torch.where(diverging, t, self.diverged_at)
         self.active = self.active & ~diverging
 
     def step(self, t: int, params: Mapping[str, Tensor], lr: Tensor) -> None:
         """After update t: the new iterate and the lr that made it."""
-        if self.trajectory is not None:
-            self.trajectory[:, t + 1] = torch.where(self.active[:, None], flat(params), torch.nan)
+        if self.trajectory is not None:  # (a frozen run's point does not move: NaN at the end)
+            self.trajectory[:, t + 1] = flat(params)
         self.lrs[:, t] = lr
 
     def evaluation(self, updates: int, values: Mapping[str, Tensor]) -> None:
@@ -87,6 +87,7 @@ class Recorder:
     ) -> list[RunResult]:
         """One result per run, on the CPU."""
         runs = len(specs)
+        self._blank_after_divergence()
         cpu = _to_cpu(
             {
                 "losses": self.losses,
@@ -125,6 +126,17 @@ class Recorder:
             )
             for k, spec in enumerate(specs)
         ]
+
+    def _blank_after_divergence(self) -> None:
+        """NaN in every record after the update at which a run diverged (one op for all
+        runs and steps, instead of a mask at every step)."""
+        never = self.lrs.shape[1] + 1  # past every record
+        frozen_at = torch.where(self.diverged_at >= 0, self.diverged_at, never)[:, None]
+        steps = torch.arange(never, device=self.losses.device)[None, :]  # (1, U + 1)
+        after = steps > frozen_at  # (K, U + 1): entries after the one that diverged
+        self.losses.masked_fill_(after[:, : self.losses.shape[1]], torch.nan)
+        if self.trajectory is not None:
+            self.trajectory.masked_fill_(after[..., None], torch.nan)
 
 
 def _to_cpu(tensors: dict[str, Tensor]) -> dict[str, Tensor]:

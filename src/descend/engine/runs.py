@@ -95,12 +95,17 @@ class TaskSpec:
         """The task, built once per process (a formula is parsed once, data drawn once)."""
         from descend import tasks
 
-        key = content_key(self.content())
+        key = self.key
         if key not in _BUILT:
             if len(_BUILT) >= 64:
                 _BUILT.pop(next(iter(_BUILT)))
             _BUILT[key] = tasks.build(self)
         return _BUILT[key]
+
+    @cached_property
+    def key(self) -> str:
+        """The task's content key (runs on the same task can share one computation)."""
+        return content_key(self.content())
 
     def content(self) -> dict[str, Any]:
         """The name and every parameter, defaults included (written or not, the same task)."""
