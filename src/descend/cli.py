@@ -564,11 +564,10 @@ def _save(
     from descend.report import save
 
     only = None if figures is None else [f.strip() for f in figures.split(",") if f.strip()]
-    with console.status("writing the figures") as status:
-        written = save(
-            study, folder, skip=() if gif else ("descent",), only=only,
-            on_file=lambda name: status.update(f"writing {name}"),
-        )  # fmt: skip
+    written = save(
+        study, folder, skip=() if gif else ("descent",), only=only,
+        on_file=lambda names: console.print(f"writing {names} ...", highlight=False),
+    )  # fmt: skip
     if not quiet:
         names = ", ".join(p.name for p in written.values())
         console.print(f"Wrote {names}\nto [bold]{folder}/[/]", highlight=False)

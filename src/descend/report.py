@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from descend.errors import DescendError
+from descend.figures_in_parallel import save_figures
 from descend.studies.base import Study, Table
 
 DPI = 120
@@ -49,11 +50,9 @@ def save(
     chosen = [n for n in figures if n not in set(skip) and (only is None or n in set(only))]
     try:
         out.mkdir(parents=True, exist_ok=True)
-        written: dict[str, Path] = {}
-        for name in chosen:
-            if on_file is not None:
-                on_file(name)
-            written[name] = save_figure(figures[name](), out / name)
+        if on_file is not None:
+            on_file(", ".join(chosen))
+        written = save_figures(figures, chosen, out, save_figure)
         tables = study.tables()
         for table in tables:
             written[f"{table.name}.csv"] = write_csv(table, out / f"{table.name}.csv")
