@@ -88,12 +88,9 @@ def main() -> None:
         burner.join()
     engine, loop = engine_seconds(), loop_seconds()
     print("descend " + " ".join(COMMAND) + " --out DIR (every default output)")
-    print(
-        f"  idle:           median {statistics.median(idle):.2f} s of {sorted(round(t, 2) for t in idle)}"
-    )
-    print(
-        f"  one core busy:  median {statistics.median(busy):.2f} s of {sorted(round(t, 2) for t in busy)}"
-    )
+    for name, times in (("idle", idle), ("one core busy", busy)):
+        shown = sorted(round(t, 2) for t in times)
+        print(f"  {name + ':':15} median {statistics.median(times):.2f} s of {shown}")
     print(f"the engine alone, in process: {engine:.2f} s")
     print(f"torch.optim.Adam loop, one start at a time: {loop:.0f} s (scaled from 10 starts)")
     print(f"ratio: {loop / statistics.median(idle):.1f}x")

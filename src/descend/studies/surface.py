@@ -253,7 +253,8 @@ class SurfaceStudy:
                 row["reached"] = s.reached
             row["diverged"] = s.diverged if many else bool(s.diverged)
             for name, flips in zip(("w1", "w2"), s.sign_flips or (None, None), strict=True):
-                row[f"sign flips {name}"] = flips
+                whole = flips is not None and float(flips).is_integer()
+                row[f"sign flips {name}"] = int(flips) if whole else flips
             rows.append(row)
         formats = {f"steps to {self.tolerance:g}": _steps}
         return [Table("summary", "Per optimizer", rows, TABLE_NOTE, formats)]
