@@ -24,6 +24,7 @@ app = typer.Typer(
     help="descend: a laboratory for gradient-based optimizers on PyTorch.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help (no <bool> after flags) and one-line usage errors
 )
 DEFAULT_OUT = Path("descend-out")
 DEFAULT_SCHEDULE_PNG = Path("lr.png")
@@ -115,6 +116,7 @@ def surface(
         list[str] | None,
         typer.Option(
             "--opt",
+            metavar="RULE:KEY=VALUE,...",
             help="An optimizer, e.g. sgd or 'sgd:momentum=0.9,nesterov=true' or "
             "'adam:betas=(0.9,0.99)'; repeat for several (default: sgd).",
         ),
@@ -216,12 +218,17 @@ def compare(
     ],
     opt: Annotated[
         list[str] | None,
-        typer.Option("--opt", help="An optimizer, e.g. 'sgd:lr=1e-3'; repeat for several."),
+        typer.Option(
+            "--opt",
+            metavar="RULE:KEY=VALUE,...",
+            help="An optimizer, e.g. 'sgd:lr=1e-3'; repeat for several.",
+        ),
     ] = None,
     regime: Annotated[
         list[str] | None,
         typer.Option(
             "--regime",
+            metavar="REGIME",
             help="full, single, minibatch:B:fixed, minibatch:B:shuffle or "
             "minibatch:B:replacement (add :drop_last to drop a partial last batch); repeat "
             "for several (default: full).",
@@ -311,7 +318,7 @@ def run_experiment(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="KEY=VALUE: override a key of the recipe's [study]."),
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a key of the recipe's [study]."),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: ./descend-out/<experiment>/).")
@@ -379,7 +386,9 @@ def optimizers() -> None:
     console.print(table, highlight=False)
 
 
-data_app = typer.Typer(help="Datasets: download MNIST and Fashion-MNIST.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Datasets: download MNIST and Fashion-MNIST.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(data_app, name="data")
 
 
