@@ -12,8 +12,9 @@ import pytest
 import torch
 from torch import Tensor
 
+from descend import expressions
 from descend.errors import DescendError, HyperparameterError, UnknownNameError
-from descend.tasks import formula, surfaces
+from descend.tasks import surfaces
 from descend.tasks.formula import MAX_LENGTH, FormulaError, parse_formula, surface_from
 from descend.tasks.surfaces import Minimum
 
@@ -255,14 +256,14 @@ def test_huge_powers_are_float_arithmetic(text: str, message: str | None, monkey
     parser makes of each constant, and by the values; a watchdog turns a hang (the failure
     this guards against) into a loud failure instead of a stuck run."""
     made: list[type] = []
-    original = formula._number
+    original = expressions._number
 
     def recording(node, text):
         number = original(node, text)
         made.append(type(number))
         return number
 
-    monkeypatch.setattr(formula, "_number", recording)
+    monkeypatch.setattr(expressions, "_number", recording)
     faulthandler.dump_traceback_later(60, exit=True)
     try:
         if message is None:
