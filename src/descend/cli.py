@@ -213,7 +213,8 @@ def compare(
         str,
         typer.Option(
             help="A task with data: quadratic-regression, linear-regression, "
-            "logistic-regression; parameters as in 'linear-regression:d=5,condition=1000'."
+            "logistic-regression, digits-mlp, digits-convnet, mnist-convnet, mnist-mlp, "
+            "fashion-mnist-convnet; parameters as in 'linear-regression:d=5,condition=1000'."
         ),
     ],
     opt: Annotated[
@@ -231,7 +232,8 @@ def compare(
             metavar="REGIME",
             help="full, single, minibatch:B:fixed, minibatch:B:shuffle or "
             "minibatch:B:replacement (add :drop_last to drop a partial last batch); repeat "
-            "for several (default: full).",
+            "for several (default: the task's usual: full for a regression, "
+            "minibatch:32:shuffle for a network).",
         ),
     ] = None,
     batch_size: Annotated[
@@ -249,8 +251,18 @@ def compare(
         typer.Option(help="A learning rate for every optimizer; '0.01,0.1' or '1e-3:1:13' sweeps."),
     ] = None,
     schedule: Annotated[
-        str | None, typer.Option(help="An lr schedule for every run, e.g. 'cosine:T_max=100'.")
+        list[str] | None,
+        typer.Option(
+            "--schedule",
+            metavar="NAME:KEY=VALUE,...",
+            help="An lr schedule, e.g. 'cosine:T_max=100' (its lr: the optimizer's); repeat "
+            "for several: every optimizer runs under each (an optimizer's own, as in "
+            "'sgd:lr=cosine(T_max=10)', is kept).",
+        ),
     ] = None,
+    schedule_unit: Annotated[
+        str, typer.Option(help="What a schedule's step counts: step (updates) or epoch.")
+    ] = "step",
     fixed_init: Annotated[
         bool,
         typer.Option(
@@ -282,9 +294,7 @@ def compare(
     """Optimizers and data regimes on a task with data, over many seeds, paired."""
     if batch_size is not None and regime:
         raise DescendError("Give --regime or --batch-size, not both.")
-    regimes = regime or (
-        [f"minibatch:{batch_size}:shuffle"] if batch_size is not None else ["full"]
-    )
+    regimes = regime or ([f"minibatch:{batch_size}:shuffle"] if batch_size is not None else None)
     folder = check_out(out or DEFAULT_OUT / "compare")
     with ProgressBar() as progress:
         study = descend.compare(
@@ -295,7 +305,8 @@ def compare(
             updates=updates,
             seeds=_parse_seeds(seeds),
             lr=lr,
-            schedule=schedule,
+            schedules=schedule or (),
+            schedule_unit=schedule_unit,
             fixed_init=fixed_init,
             drop_last=drop_last,
             eval_every=eval_every,

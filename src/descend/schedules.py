@@ -48,7 +48,15 @@ class Schedule:
             return math.inf
 
     def __repr__(self) -> str:
-        return f"{self.name}({', '.join(f'{k}={_show(v)}' for k, v in self.params.items())})"
+        shown = {
+            k: v
+            for k, v in self.params.items()
+            if not (v is None and k in _ONE_OF.get(self.name, ()))
+        }
+        return f"{self.name}({', '.join(f'{k}={_show(v)}' for k, v in shown.items())})"
+
+
+_ONE_OF = {"lambda": ("lr_lambda", "factor")}  # alternatives: the one not given is not shown
 
 
 _FORMULAS: dict[str, Callable[..., LR]] = {}
@@ -371,14 +379,70 @@ def one_cycle(
 # --- user functions and composition -------------------------------------------------------
 
 
-@_schedule("lambda", lr=_lr, lr_lambda=_function("factor"))
-def lambda_lr(k: int, lr: LR, lr_lambda: Callable[[int], float]) -> LR:
+@dataclass(frozen=True)
+class Factor:
+    """A factor written as a formula of the step k, e.g. "0.95**k" or "1/(1 + k/10)": read
+    by the same safe parser as surface formulas (descend.expressions: no eval, ever), and
+    plain data (its text), so a schedule holding one can be saved and compared."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        self.function  # noqa: B018  (refused now, if it is not a formula of k)
+
+    @functools.cached_property
+    def function(self) -> Callable[[Any], Any]:
+        from descend.expressions import compile_formula
+
+        return compile_formula(self.text, ("k",), " in k, e.g. '0.95**k'")
+
+    def __call__(self, k: int) -> float:
+        return float(self.function((torch.tensor(float(k), dtype=torch.float64),)))
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+
+def _factor_function(name: str, value: Any) -> Any:
+    """A factor: a function step -> factor, or a formula of k written as text."""
+    if isinstance(value, str):
+        return Factor(value)
+    return _function("factor")(name, value)
+
+
+@_schedule(schedule=_function("lr"), updates=_at_least(1))
+def per_epoch(k: int, schedule: Schedule, updates: int) -> LR:
+    """A schedule stepped once an epoch of `updates` updates, as torch's schedulers are
+    when scheduler.step() is called after each epoch: lr_k = schedule(k // updates). Its
+    lr is the inner schedule's. (A study makes it from --schedule-unit epoch.)"""
+    return schedule(k // updates)
+
+
+def _one_factor(params: dict[str, Any]) -> None:
+    if (params["lr_lambda"] is None) == (params["factor"] is None):
+        raise HyperparameterError(
+            "Schedule 'lambda' takes its factor as lr_lambda (a function of the step) or as "
+            "factor (a formula of k, e.g. factor=0.95**k): one of them, not both."
+        )
+
+
+@_schedule(
+    "lambda",
+    together=_one_factor,
+    lr=_lr,
+    lr_lambda=_optional(_factor_function),
+    factor=_optional(_factor_function),
+)
+def lambda_lr(
+    k: int, lr: LR, lr_lambda: Callable[[int], float] | None = None, factor: Factor | None = None
+) -> LR:
     """lr_k = lr·lr_lambda(k): torch's LambdaLR, registered as "lambda".
 
-    lr_lambda returns a multiplicative *factor*, not a learning rate (seed 003's bug was
-    returning an absolute lr). The schedule pickles only if lr_lambda does (a lambda or a
-    local function does not)."""
-    return lr * lr_lambda(k)
+    The factor is a multiplicative *factor*, not a learning rate (seed 003's bug was
+    returning an absolute lr): a function of the step (lr_lambda), or a formula of k
+    (factor="0.95**k", see Factor) that pickles and can be stored; a Python function
+    pickles only if it is a module-level one (a lambda does not)."""
+    return lr * (factor or lr_lambda)(k)  # type: ignore[operator]
 
 
 @_schedule(lr=_lr, warmup_steps=_at_least(0), start_factor=_factor, then=_optional(_function("lr")))
@@ -435,3 +499,12 @@ def _show(value: Any) -> str:
     if callable(value) and not isinstance(value, Schedule):
         return getattr(value, "__qualname__", repr(value))
     return repr(value)
+
+
+def _register_plateau() -> None:
+    from descend.plateau import reduce_on_plateau
+
+    SCHEDULES.add("reduce_on_plateau", reduce_on_plateau)
+
+
+_register_plateau()  # the one schedule driven by a metric (descend.plateau)

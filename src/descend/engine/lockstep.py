@@ -27,6 +27,7 @@ from descend.engine.regimes import BatchOrders
 from descend.engine.results import RunResult
 from descend.engine.runs import DTYPES, RunSpec, Step, Task, TaskSpec, takes_gradients
 from descend.engine.threads import ThreadChoice
+from descend.plateau import PlateauState, ReduceOnPlateau
 
 
 def group_runs(specs: Sequence[RunSpec], device: torch.device | str = "cpu") -> list[list[int]]:
@@ -54,7 +55,10 @@ def _group_key(spec: RunSpec, index: int, device: torch.device) -> tuple:
 
 
 def _stackable(value: Any) -> bool:
-    """Numbers, tensors, schedules and pairs of them can differ from run to run."""
+    """Numbers, tensors, schedules and pairs of them can differ from run to run (not a
+    plateau schedule: its runs share one PlateauState, so one set of settings)."""
+    if isinstance(value, ReduceOnPlateau):
+        return False
     if isinstance(value, tuple):
         return all(_stackable(v) for v in value)
     return (isinstance(value, Tensor | Real) and not isinstance(value, bool)) or callable(value)
@@ -128,7 +132,10 @@ def run_group(
                     on_step(t, epoch, loss.detach())
             record.epoch_seconds.append(clock.stop())
             if group.batches is not None and group.evaluation_due(epoch, t):
-                record.evaluation(t, group.task.evaluate(group.params))
+                values = group.task.evaluate(group.params)
+                record.evaluation(t, values)
+                if group.plateau is not None:  # as scheduler.step(metric) after an epoch
+                    group.plateau.observe(values[group.plateau.metric])
         if group.batches is None:  # f at the final point: no data, so no batch to take it on
             record.loss(t, group.losses(None, t, grad=False))
         chosen = threads.chosen
@@ -147,6 +154,10 @@ class Group:
         dtype = DTYPES[first.dtype]
         self.task: Task = first.built_task.on(device, dtype)
         hyperparams = stack_hyperparams([dict(s.optimizer.build().hyperparams) for s in specs])
+        self.plateau: PlateauState | None = None
+        if isinstance(hyperparams.get("lr"), ReduceOnPlateau):  # lr driven by a metric
+            self.plateau = hyperparams["lr"].state(len(specs), device)
+            hyperparams["lr"] = self.plateau
         rule = optim.get(first.optimizer.rule, **hyperparams)
         self.rule = rule.stacked() if rule.lockstep else rule  # (L-BFGS runs alone)
         self.takes_gradients = takes_gradients(rule)

@@ -127,6 +127,10 @@ class OptimizerSpec:
     rule: str
     hyperparams: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""  # the label a user (or a study) chose; "" for none
+    # this optimizer's own schedule, as written ("cosine:T_max=10"), for a study to build
+    # around the run's lr (its lr, else the study's, else the rule's): studies resolve it
+    # into hyperparams["lr"] before any run; a spec given to the engine directly has none
+    schedule: Any = None
     _built: optim.Optimizer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

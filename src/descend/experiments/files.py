@@ -40,7 +40,7 @@ from typing import Any
 from descend import optim
 from descend.engine import OptimizerSpec
 from descend.errors import DescendError, did_you_mean
-from descend.experiments import plans
+from descend.experiments import plans, vocabulary
 
 RECIPES = resources.files("descend.experiments") / "recipes"
 
@@ -126,6 +126,8 @@ COMPARE_KEYS: dict[str, Check] = {
     "slice": (lambda v: isinstance(v, list) and len(v) == 2 and _strings(v), "two parameter names"),
     "checkpoint": (_integer(0), "an epoch (an integer >= 0)"),
     "dataset": (lambda v: isinstance(v, str), 'a dataset: "digits", "mnist", "fashion-mnist"'),
+    "schedules": (_strings, 'a list of schedules, e.g. ["cosine:T_max=10", "step:step_size=5"]'),
+    "schedule_unit": (lambda v: v in ("step", "epoch"), '"step" or "epoch"'),
     "data_dir": (lambda v: isinstance(v, str), "a folder with the dataset's IDX files"),
 }
 CLAIM_KEYS: dict[str, Check] = {
@@ -135,7 +137,7 @@ CLAIM_KEYS: dict[str, Check] = {
     "metric": (lambda v: v in ("distance", "train_loss"), '"distance" or "train_loss"'),
     "epoch": (_integer(0), "an epoch (an integer >= 0)"),
 }
-OPTIMIZER_KEYS = {"rule", "label", "sweep"}
+OPTIMIZER_KEYS = {"rule", "label", "sweep", "schedule"}
 
 
 @dataclass
@@ -310,7 +312,10 @@ def _optimizer_specs(entry: dict, index: int, locate: _Locator) -> list[Optimize
     for values in itertools.product(*sweep.values()):
         hyper = {**fixed, **dict(zip(sweep, (_tuples(v) for v in values), strict=True))}
         try:
-            specs.append(OptimizerSpec(rule, hyper, _fill(label, hyper)))  # checked here
+            own = entry.get("schedule")
+            if own is not None:
+                vocabulary.schedule(own, 1.0)  # (a misspelt schedule: located here)
+            specs.append(OptimizerSpec(rule, hyper, _fill(label, hyper), own))  # checked
         except DescendError as problem:
             bad = problem.key or next(
                 (k for k in hyper if f"{k!r}" in str(problem) or f" {k}" in str(problem)), None

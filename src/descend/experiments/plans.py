@@ -125,7 +125,7 @@ def compare_plan(
     task: str | TaskSpec,
     optimizers: Sequence[str | OptimizerSpec],
     *,
-    regimes: Sequence[Any] = ("full",),
+    regimes: Sequence[Any] | None = None,
     epochs: int | None = None,
     updates: int | None = None,
     seeds: int | Sequence[int] = 5,
@@ -137,16 +137,24 @@ def compare_plan(
     dtype: str = "float32",
     dataset: str | None = None,
     data_dir: str | None = None,
+    schedules: Sequence[Any] = (),
+    schedule_unit: str = "step",
 ) -> tuple[TaskSpec, list[RunSpec]]:
     """Every optimizer at every lr under every regime, once per seed. Runs with the same
     seed start from the same weights and, under the same regime, see the same batches;
     `fixed_init` gives every seed the first seed's weights (only the order varies).
-    dataset / data_dir: for a network task, the data it learns and where its files are."""
+    dataset / data_dir: for a network task, the data it learns and where its files are.
+    schedule: one for every optimizer without its own; schedules: several, each run by
+    every optimizer (a row per optimizer and schedule); schedule_unit: "step" (the
+    schedule's k counts updates) or "epoch" (k counts epochs: torch's scheduler.step()
+    after each epoch)."""
     spec = vocabulary.with_data(vocabulary.task(task, kind="task"), dataset, data_dir)
     if (epochs is None) == (updates is None):
         raise DescendError(
             "Give the budget as epochs or as updates, not both and not neither.", key="epochs"
         )
+    if regimes is None:  # the task's usual one: full batch for a regression, minibatches else
+        regimes = [getattr(spec.build(), "default_regime", "full")]
     chosen = [vocabulary.regime(r) for r in regimes]
     if drop_last:
         chosen = [
@@ -159,16 +167,24 @@ def compare_plan(
     run_seeds = vocabulary.seeds(seeds)
     rates = vocabulary.lrs(lr)
     sweeping = len(rates) > 1
+    checks.choice("schedule_unit", schedule_unit, ("step", "epoch"))
     entries = vocabulary.labelled(
-        [vocabulary.optimizer(o) for o in optimizers], {"lr"} if sweeping else set()
+        vocabulary.with_schedules([vocabulary.optimizer(o) for o in optimizers], schedules),
+        {"lr"} if sweeping else set(),
     )
     specs = []
     for entry in entries:
         for rate in rates:
-            opt = vocabulary.with_lr(entry, rate, schedule, sweeping=sweeping)
-            if sweeping:
-                opt = opt.relabelled(f"{entry.label} lr={rate:g}")
             for regime in chosen:
+                per_epoch = regime.updates_per_epoch(spec.build().examples)
+                opt = vocabulary.with_lr(
+                    entry, rate, schedule, sweeping=sweeping,
+                    updates_per_epoch=per_epoch if schedule_unit == "epoch" else None,
+                )  # fmt: skip
+                if sweeping:
+                    opt = opt.relabelled(f"{entry.label} lr={rate:g}")
+                budget = updates if updates is not None else epochs * per_epoch  # type: ignore[operator]
+                vocabulary.check_schedules([opt], budget, has_data=True)
                 tags = {"regime": str(regime), **({"lr": rate} if sweeping else {})}
                 specs += [
                     RunSpec(

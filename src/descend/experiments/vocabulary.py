@@ -15,12 +15,14 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from descend import checks, optim, schedules, tasks
 from descend.engine import OptimizerSpec, Regime, TaskSpec
 from descend.errors import DescendError, UnknownNameError
 from descend.experiments.calls import is_name, parse_call
+from descend.plateau import ReduceOnPlateau
 from descend.tasks import surfaces
 from descend.tasks.formula import looks_like_name
 
@@ -39,7 +41,17 @@ def optimizer(value: str | OptimizerSpec) -> OptimizerSpec:
         )
     rule, values = parse_call(value)
     label = values.pop("label", None)
-    return OptimizerSpec(rule, values, "" if label is None else str(label))
+    own = values.pop("schedule", None)
+    if isinstance(values.get("lr"), str):  # lr=cosine:T_max=10 or lr=cosine(T_max=10)
+        if own is not None:
+            raise DescendError(
+                f"{value!r} gives two schedules (lr=... and schedule=...): give one.",
+                key="schedule",
+            )
+        own = values.pop("lr")
+    if own is not None:
+        schedule(own, 1.0)  # checked now: a misspelt schedule fails before any study
+    return OptimizerSpec(rule, values, "" if label is None else str(label), own)
 
 
 def lrs(value: Any) -> list[float | None]:
@@ -107,12 +119,23 @@ def regime(value: str | Regime) -> Regime:
 
 
 def schedule(value: str | schedules.Schedule, lr: float) -> schedules.Schedule:
-    """A schedule; written as text, its lr defaults to the run's `lr`."""
+    """A schedule; written as text ("cosine:T_max=10" or "cosine(T_max=10,eta_min=0.01)"),
+    its lr defaults to the run's `lr`."""
     if isinstance(value, schedules.Schedule):
         return value
     with blame("schedule"):
-        name, params = parse_call(value)
+        name, params = parse_call(_call_form(str(value)))
         return schedules.get(name, **{"lr": lr, **params})
+
+
+def _call_form(text: str) -> str:
+    """'cosine(T_max=10,eta_min=0.01)' -> 'cosine:T_max=10,eta_min=0.01' (the bracketed
+    form lets a schedule's parameters sit inside an optimizer's: sgd:lr=cosine(...))."""
+    text = text.strip()
+    head, bracket, rest = text.partition("(")
+    if bracket and rest.endswith(")") and is_name(head.strip()):
+        return f"{head.strip()}:{rest[:-1]}"
+    return text
 
 
 def task(value: str | TaskSpec, kind: str = "task") -> TaskSpec:
@@ -166,21 +189,46 @@ def labelled(entries: Sequence[OptimizerSpec], omit: set[str]) -> list[Optimizer
 
 def _derived_label(entry: OptimizerSpec, omit: set[str]) -> str:
     kept = {k: v for k, v in entry.hyperparams.items() if k not in omit}
-    return optim.get(entry.rule, **kept).label if kept else entry.rule
+    label = optim.get(entry.rule, **kept).label if kept else entry.rule
+    return label if entry.schedule is None else f"{label} {_call_form(str(entry.schedule))}"
+
+
+def with_schedules(entries: Sequence[OptimizerSpec], chosen: Sequence[Any]) -> list[OptimizerSpec]:
+    """Each optimizer once per schedule in `chosen` (none: as they are); an optimizer with
+    a schedule of its own keeps it and is not multiplied."""
+    if not chosen:
+        return list(entries)
+    for text in chosen:
+        schedule(text, 1.0)  # checked now, before any study
+    return [
+        e if e.schedule is not None else replace(e, schedule=text)
+        for e in entries
+        for text in ([None] if e.schedule is not None else chosen)
+    ]
 
 
 def with_lr(
-    entry: OptimizerSpec, lr: float | None, schedule_value: Any, *, sweeping: bool
+    entry: OptimizerSpec,
+    lr: float | None,
+    schedule_value: Any,
+    *,
+    sweeping: bool,
+    updates_per_epoch: int | None = None,
 ) -> OptimizerSpec:
     """One run's optimizer: the study's lr (a spec's own lr wins, unless the study sweeps
-    lr), then the schedule built around it. The label stays the entry's."""
+    lr), then the optimizer's own schedule (else the study's) built around it, stepped
+    every update, or every epoch when `updates_per_epoch` is given. The label stays."""
     hyper = dict(entry.hyperparams)
     if lr is not None and ("lr" not in hyper or sweeping):
         hyper["lr"] = lr
-    if schedule_value is not None:
+    chosen = entry.schedule if entry.schedule is not None else schedule_value
+    if chosen is not None:
         base = hyper.get("lr", optim.hyperparameter_defaults(entry.rule)["lr"])
-        hyper["lr"] = schedule(schedule_value, base)
-    if hyper == dict(entry.hyperparams):
+        built = schedule(chosen, base)
+        if updates_per_epoch is not None:
+            built = schedules.get("per_epoch", schedule=built, updates=updates_per_epoch)
+        hyper["lr"] = built
+    if hyper == dict(entry.hyperparams) and entry.schedule is None:
         return entry
     return OptimizerSpec(entry.rule, hyper, entry.label)
 
@@ -211,13 +259,19 @@ def with_data(spec: TaskSpec, dataset: str | None, data_dir: str | None) -> Task
     return task(TaskSpec(spec.name, {**spec.params, **changes}))
 
 
-def check_schedules(specs: Sequence[Any], steps: int) -> None:
+def check_schedules(specs: Sequence[Any], steps: int, has_data: bool = False) -> None:
     """Refuse a schedule whose learning rate leaves float's range, or goes negative or
     NaN, within the run (exponential:gamma=10 over 400 steps reaches 1e+399): before
     any run, naming the step."""
     seen: set[int] = set()
     for spec in specs:
         lr = spec.build().hyperparams.get("lr")
+        if isinstance(lr, ReduceOnPlateau) and not has_data:
+            raise DescendError(
+                "reduce_on_plateau needs a metric read at evaluations: a task with data "
+                "(descend compare); a surface has none (allowed here: schedules of the step).",
+                key="schedule",
+            )
         if isinstance(lr, schedules.Schedule) and id(lr) not in seen:
             seen.add(id(lr))
             check_schedule(lr, steps)

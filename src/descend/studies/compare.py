@@ -46,7 +46,7 @@ def compare(
     task: str | TaskSpec,
     optimizers: Sequence[str | OptimizerSpec] = ("sgd",),
     *,
-    regimes: Sequence[Any] = ("full",),
+    regimes: Sequence[Any] | None = None,
     epochs: int | None = None,
     updates: int | None = None,
     seeds: int | Sequence[int] = 5,
@@ -58,6 +58,8 @@ def compare(
     dtype: str = "float32",
     dataset: str | None = None,
     data_dir: str | None = None,
+    schedules: Sequence[Any] = (),
+    schedule_unit: str = "step",
     device: str = "cpu",
     slice: Sequence[str] | None = None,
     checkpoint: int | None = None,
@@ -70,10 +72,13 @@ def compare(
     """Run every optimizer (at every lr) under every regime, once per seed.
 
     regimes: "full", "single", "minibatch:B:fixed|shuffle|replacement" (see
-    descend.engine.regimes). epochs or updates: the budget. seeds: a count or a list.
-    fixed_init: every seed starts from the first seed's weights (only the data order
-    varies). slice: the two parameters the landscape figures vary (default: the first
-    two). checkpoint: an epoch marked on the paths and reported in the tables.
+    descend.engine.regimes); by default the task's usual one (full batch for regressions,
+    minibatches of 32 reshuffled every epoch for networks). epochs or updates: the budget.
+    seeds: a count or a list. schedules: each optimizer runs under each (a row apiece);
+    schedule_unit: "step" or "epoch". fixed_init: every seed starts from the first
+    seed's weights (only the data order varies). slice: the two parameters the landscape
+    figures vary (default: the first two). checkpoint: an epoch marked on the paths and
+    reported in the tables.
     """
     spec, specs = compare_plan(
         task,
@@ -90,6 +95,8 @@ def compare(
         dtype=dtype,
         dataset=dataset,
         data_dir=data_dir,
+        schedules=schedules,
+        schedule_unit=schedule_unit,
     )
     return run_compare(
         (spec, specs),

@@ -48,6 +48,8 @@ class Classification:
     description: str = ""
     _moved: dict = field(default_factory=dict, repr=False)
 
+    default_regime = "minibatch:32:shuffle"  # seed 002's batches
+
     # --- the engine's Task protocol ---
 
     @property
