@@ -42,7 +42,8 @@ STEPS = 200
 LR = 0.1
 KNOWN = (
     "constant, cosine, cosine_warm_restarts, cyclic, exponential, lambda, linear, "
-    "linear_decay, multistep, one_cycle, polynomial, sequential, step, warmup"
+    "linear_decay, multistep, one_cycle, per_epoch, polynomial, reduce_on_plateau, "
+    "sequential, step, warmup"
 )
 TorchFactory = Callable[[torch.optim.Optimizer], ts.LRScheduler]
 
@@ -275,7 +276,9 @@ def test_matches_torch_scheduler(ours: Schedule, make_torch: TorchFactory) -> No
 
 def test_parity_covers_every_schedule_with_a_torch_equivalent() -> None:
     covered = {ours.name for ours, _ in PARITY}
-    assert covered == set(schedules.names()) - {"linear_decay"}  # Goodfellow's: no torch one
+    # linear_decay: Goodfellow's, no torch one; per_epoch and reduce_on_plateau have their own
+    # tests (tests/test_schedules_in_studies.py)
+    assert covered == set(schedules.names()) - {"linear_decay", "per_epoch", "reduce_on_plateau"}
 
 
 # --- where torch differs: each difference pinned down --------------------------------------
@@ -454,6 +457,7 @@ TENSOR_CASES: dict[str, Callable[[float | torch.Tensor, float | torch.Tensor], S
     "lambda": lambda lr, low: lambda_lr(lr, decay),
     "warmup": lambda lr, low: warmup(lr, 4, then=cosine(lr, 5, low)),
     "sequential": lambda lr, low: sequential([constant(lr, 0.1, 2), step(lr, 2)], [3]),
+    "per_epoch": lambda lr, low: schedules.per_epoch(cosine(lr, 4, low), 3),
 }
 
 
@@ -490,7 +494,8 @@ def test_integer_tensor_lr_keeps_every_digit_under_a_float32_default(name: str) 
 
 def test_tensor_cases_cover_every_schedule() -> None:
     names = {make(0.1, 0.01).name for make in TENSOR_CASES.values()}
-    assert names == set(schedules.names())
+    # reduce_on_plateau: run-wise through its PlateauState (tests/test_schedules_in_studies.py)
+    assert names == set(schedules.names()) - {"reduce_on_plateau"}
 
 
 # --- pickling, repr, registry -----------------------------------------------------------

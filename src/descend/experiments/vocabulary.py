@@ -190,7 +190,7 @@ def labelled(entries: Sequence[OptimizerSpec], omit: set[str]) -> list[Optimizer
 def _derived_label(entry: OptimizerSpec, omit: set[str]) -> str:
     kept = {k: v for k, v in entry.hyperparams.items() if k not in omit}
     label = optim.get(entry.rule, **kept).label if kept else entry.rule
-    return label if entry.schedule is None else f"{label} {_call_form(str(entry.schedule))}"
+    return label if entry.schedule is None else f"{label} {entry.schedule}"
 
 
 def with_schedules(entries: Sequence[OptimizerSpec], chosen: Sequence[Any]) -> list[OptimizerSpec]:
