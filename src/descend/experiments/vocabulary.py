@@ -201,7 +201,9 @@ def with_schedules(entries: Sequence[OptimizerSpec], chosen: Sequence[Any]) -> l
     for text in chosen:
         schedule(text, 1.0)  # checked now, before any study
     return [
-        e if e.schedule is not None else replace(e, schedule=text)
+        e
+        if e.schedule is not None
+        else replace(e, schedule=text, label=f"{e.label} {text}" if e.label else "")
         for e in entries
         for text in ([None] if e.schedule is not None else chosen)
     ]

@@ -119,3 +119,20 @@ def time_bars(summaries: Sequence[Mapping[str, Any]]):
 def _half_width(summary: Mapping[str, Any], metric: str) -> float:
     low, high = summary[f"{metric} ci low"], summary[f"{metric} ci high"]
     return 0.0 if np.isnan(low) else (high - low) / 2
+
+
+def lr_curves(rows: Rows):
+    """The learning rate each row used at every update (its first seed's: a schedule is
+    the same for every seed), against epochs: seed 003's pictures of schedules."""
+    colors = label_colors(list(rows))
+    fig = new_figure(8.0, 4.2)
+    ax = fig.add_subplot()
+    for name, runs in rows.items():
+        run = runs[0]
+        x = run.along("epochs", torch.arange(len(run.lr))).numpy()
+        ax.plot(x, run.lr.to(torch.float64).numpy(), color=colors[name], lw=1.6,
+                label=mpl_text(name))  # fmt: skip
+    ax.set(xlabel="epoch", ylabel="learning rate")
+    ax.set_title("The learning rate of every update", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the curves
+    return fig

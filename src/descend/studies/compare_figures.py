@@ -18,7 +18,13 @@ import torch
 from descend.plots.bands import progress_curves
 from descend.plots.fits import fitted_models
 from descend.plots.slices import Slice, minibatch_landscapes, regime_paths, slice_3d, slice_contour
-from descend.plots.training import batch_losses, evaluation_curves, layer_bars, time_bars
+from descend.plots.training import (
+    batch_losses,
+    evaluation_curves,
+    layer_bars,
+    lr_curves,
+    time_bars,
+)
 from descend.studies.base import Figures
 
 
@@ -50,7 +56,10 @@ def figures(study: Any) -> Figures:
 
 
 def _network_figures(study: Any, rows: dict) -> Figures:
-    out: Figures = {
+    out: Figures = {}
+    if any(bool((r.lr != r.lr[0]).any()) for r in study.results):  # a schedule at work
+        out["lr"] = lambda: lr_curves(rows)
+    out |= {
         "training": lambda: batch_losses(rows),
         "evaluations": lambda: evaluation_curves(rows, study.metrics()),
         "time": lambda: time_bars(study.summaries()),

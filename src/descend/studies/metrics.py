@@ -64,6 +64,20 @@ def _settled(run: RunResult, epoch: int | None) -> float:
     return math.nan if at is None else float(at)
 
 
+def _best_accuracy(run: RunResult, epoch: int | None) -> float:
+    if run.diverged or "test_accuracy" not in run.evaluations:
+        return math.nan
+    return float(run.evaluations["test_accuracy"].max())
+
+
+def _best_epoch(run: RunResult, epoch: int | None) -> float:
+    """The epoch after which the test accuracy was at its best (the first, in a tie)."""
+    if run.diverged or "test_accuracy" not in run.evaluations:
+        return math.nan
+    at = int(run.evaluations["test_accuracy"].argmax())
+    return float(run.along("epochs", run.evaluated_at[at : at + 1])[0])
+
+
 METRICS = {
     "train_loss": Metric("final loss", evaluation("train_loss"), csv="final_loss"),
     "distance": Metric("distance to optimum", evaluation("distance"), csv="distance"),
@@ -71,6 +85,10 @@ METRICS = {
     "test_accuracy": Metric(
         "test accuracy", evaluation("test_accuracy"), lower_is_better=False, csv="test_accuracy"
     ),
+    "best_accuracy": Metric(
+        "best test accuracy", _best_accuracy, lower_is_better=False, csv="best_test_accuracy"
+    ),
+    "best_epoch": Metric("best at epoch", _best_epoch, csv="best_epoch"),
     "epoch_time": Metric("epoch time (s)", _epoch_time, csv="epoch_time"),
     "step_time": Metric("optimizer step (ms)", _step_time, csv="step_time_ms"),
     "settled_at": Metric("settled at (update)", _settled, csv="settled_at"),
@@ -83,7 +101,7 @@ def chosen(run: RunResult) -> list[str]:
     names = [m for m in ("train_loss", "distance", "test_loss", "test_accuracy")
              if m in run.evaluations]  # fmt: skip
     if "test_loss" in run.evaluations:
-        names += ["epoch_time", "step_time", "settled_at"]
+        names += ["best_accuracy", "best_epoch", "epoch_time", "step_time", "settled_at"]
     return names
 
 
