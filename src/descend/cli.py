@@ -13,6 +13,8 @@ import typer
 from rich.table import Table
 
 import descend
+from descend import cli_store
+from descend.cli_store import NoStore, Rerun, StorePath
 from descend.errors import DescendError
 from descend.studies import demo as demo_module
 from descend.terminal import ProgressBar, check_out, console, print_tables
@@ -152,6 +154,9 @@ def surface(
     list_surfaces: Annotated[
         bool, typer.Option("--list", help="List the surfaces and exit.")
     ] = False,
+    store: StorePath = None,
+    no_store: NoStore = False,
+    rerun: Rerun = False,
 ) -> None:
     """Optimizers on a 2-D surface: table, contour, 3-D view, loss curves, animation."""
     from descend.experiments import vocabulary
@@ -164,6 +169,7 @@ def surface(
         raise DescendError(f"Invalid --seeds: {seeds} (allowed: an integer >= 1).")
     if out is not None:
         check_out(out)
+    kept = cli_store.opened(store, no_store, rerun)
     with ProgressBar() as progress:
         study = descend.surface(
             surface,
@@ -177,6 +183,7 @@ def surface(
             schedule=schedule,
             tolerance=tol,
             progress=progress,
+            store=kept,
         )
     folder = check_out(out or DEFAULT_OUT / study.surface.name)
     print_tables(study)
@@ -246,6 +253,9 @@ def compare(
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: ./descend-out/compare/).")
     ] = None,
+    store: StorePath = None,
+    no_store: NoStore = False,
+    rerun: Rerun = False,
 ) -> None:
     """Optimizers and data regimes on a task with data, over many seeds, paired."""
     if batch_size is not None and regime:
@@ -254,6 +264,7 @@ def compare(
         [f"minibatch:{batch_size}:shuffle"] if batch_size is not None else ["full"]
     )
     folder = check_out(out or DEFAULT_OUT / "compare")
+    kept = cli_store.opened(store, no_store, rerun)
     with ProgressBar() as progress:
         study = descend.compare(
             task,
@@ -272,6 +283,7 @@ def compare(
             slice=_parse_names(slice_),
             checkpoint=checkpoint,
             progress=progress,
+            store=kept,
         )
     print_tables(study)
     _save(study, folder, gif=False)
@@ -296,6 +308,9 @@ def run_experiment(
     list_recipes: Annotated[
         bool, typer.Option("--list", help="List the shipped recipes and exit.")
     ] = False,
+    store: StorePath = None,
+    no_store: NoStore = False,
+    rerun: Rerun = False,
 ) -> None:
     """Run an experiment described in TOML: a shipped recipe or your own file."""
     from descend import experiments
@@ -310,11 +325,17 @@ def run_experiment(
         return
     overrides = _parse_overrides(set_ or [])
     name = experiments.load(experiment, overrides).name
-    _run_experiment(experiment, out or DEFAULT_OUT / name, gif=gif, overrides=overrides)
+    kept = cli_store.opened(store, no_store, rerun)
+    _run_experiment(experiment, out or DEFAULT_OUT / name, gif=gif, overrides=overrides, store=kept)
 
 
 def _run_experiment(
-    name_or_file: str, out: Path, *, gif: bool, overrides: dict[str, Any] | None = None
+    name_or_file: str,
+    out: Path,
+    *,
+    gif: bool,
+    overrides: dict[str, Any] | None = None,
+    store: Any = None,
 ) -> None:
     from descend import experiments
     from descend.studies.recipes import studies_of
@@ -326,7 +347,7 @@ def _run_experiment(
         # one paragraph, re-flowed to the terminal's width
         console.print(" ".join(experiment.description.split()), highlight=False, markup=False)
     with ProgressBar() as progress:
-        studies = studies_of(experiment, progress=progress)
+        studies = studies_of(experiment, progress=progress, store=store)
     for study in studies:
         print_tables(study)
         _save(study, out / study.name if len(studies) > 1 else out, gif, quiet=True)
@@ -432,3 +453,6 @@ def _list_surfaces(surfaces: Any) -> None:
         value = s.minimum_value
         table.add_row(name, s.formula, "none" if value is None else f"{value:g}")
     console.print(table, highlight=False)
+
+
+cli_store.register(app, friendly_errors)  # descend runs list|show|export|import, descend report

@@ -1,0 +1,102 @@
+"""A run's results as a row and back: numbers and names as JSON, tensors as safetensors.
+
+safetensors is a JSON header (names, dtypes, shapes, offsets) followed by raw bytes:
+reading it parses and copies, and never imports or calls anything, so a store made by
+someone else cannot run code here (pickle and torch.load can). A buffer that is not
+valid safetensors is refused as damaged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from descend.engine import RunResult, RunSpec
+from descend.store.connection import StoreError
+
+# tensors in the buffer: loss, lr, evaluated_at, epoch_seconds, trajectory (if kept),
+# evaluations/<name>, initial/<param>, final/<param>
+GROUPS = ("evaluations", "initial", "final")
+
+
+def encode(result: RunResult) -> tuple[str, bytes]:
+    """(records as JSON, tensors as one safetensors buffer) of a finished run."""
+    tensors: dict[str, torch.Tensor] = {
+        "loss": result.loss,
+        "lr": result.lr,
+        "evaluated_at": result.evaluated_at,
+        "epoch_seconds": result.epoch_seconds,
+    }
+    if result.trajectory is not None:
+        tensors["trajectory"] = result.trajectory
+    named = {
+        "evaluations": result.evaluations,
+        "initial": result.initial_params,
+        "final": result.final_params,
+    }
+    for group, values in named.items():
+        tensors.update({f"{group}/{name}": value for name, value in values.items()})
+    records = {
+        "diverged_at": result.diverged_at,
+        "wall_time": result.wall_time,
+        "group_size": result.group_size,
+        "device": result.device,
+        "threads": result.threads,
+        "param_names": list(result.param_names),
+        "names": {group: list(values) for group, values in named.items()},  # in order
+        # for listing and exporting without reading the tensors back:
+        "updates": result.updates,
+        "final_loss": _finite(result.final_loss),
+        "final": {k: _finite(float(v[-1])) for k, v in result.evaluations.items() if len(v)},
+    }
+    # clone: a run's tensors may be views of its group's stacked ones (shared memory,
+    # which safetensors refuses), and must be on the CPU and contiguous
+    buffer = save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()})
+    return json.dumps(records), buffer
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None  # JSON has no inf or nan
+
+
+def decode(spec: RunSpec, records_json: str, buffer: bytes, *, key: str = "") -> RunResult:
+    """The `RunResult` of `spec` from its stored row."""
+    try:
+        records = json.loads(records_json)
+        tensors = load(bytes(buffer))
+        names = records["names"]
+        named = {g: {n: tensors[f"{g}/{n}"] for n in names[g]} for g in GROUPS}
+        return RunResult(
+            spec=spec,
+            trajectory=tensors.get("trajectory"),
+            loss=tensors["loss"],
+            lr=tensors["lr"],
+            diverged_at=records["diverged_at"],
+            wall_time=float(records["wall_time"]),
+            evaluations=named["evaluations"],
+            evaluated_at=tensors["evaluated_at"],
+            epoch_seconds=tensors["epoch_seconds"],
+            initial_params=named["initial"],
+            final_params=named["final"],
+            param_names=tuple(records["param_names"]),
+            group_size=int(records["group_size"]),
+            device=str(records["device"]),
+            threads=int(records["threads"]),
+        )
+    except (SafetensorError, ValueError, KeyError, TypeError) as problem:
+        raise StoreError(
+            f"The stored run {key or spec.key} is damaged and cannot be read "
+            f"({type(problem).__name__}: {str(problem)[:120]}); run it again with --rerun."
+        ) from None
+
+
+def shapes(buffer: bytes) -> dict[str, tuple[str, list[int]]]:
+    """name -> (dtype, shape) of every tensor in a stored buffer (for `runs show`)."""
+    header_size = int.from_bytes(buffer[:8], "little")
+    header: dict[str, Any] = json.loads(bytes(buffer[8 : 8 + header_size]))
+    return {k: (v["dtype"], v["shape"]) for k, v in header.items() if k != "__metadata__"}
