@@ -92,13 +92,20 @@ def page(study: Study, figures: dict[str, Any], reproducibility: Rows) -> str:
 
 def _table(table: Any) -> dict[str, Any]:
     rows = table.formatted()
+    columns = list(rows[0]) if rows else []
     return {
         "name": table.name,
         "title": table.title,
         "note": table.note,
-        "columns": list(rows[0]) if rows else [],
+        "columns": columns,
+        "text": [not all(_numeric(r[c]) for r in rows) for c in columns],  # left, wrapped
         "rows": [list(r.values()) for r in rows],
     }
+
+
+def _numeric(cell: str) -> bool:
+    """Whether a cell reads as a number ('1.5', '-3 ± 0.2 [..]', '—', 'never', '0/5')."""
+    return cell[:1] in "0123456789-−+.—" or cell in ("never", "yes", "no", "")
 
 
 def _figure(name: str, figure: Any) -> dict[str, Any]:
