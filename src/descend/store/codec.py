@@ -1,20 +1,23 @@
 """A run's results as a row and back: numbers and names as JSON, tensors as safetensors.
 
-safetensors is a JSON header (names, dtypes, shapes, offsets) followed by raw bytes:
-reading it parses and copies, and never imports or calls anything, so a store made by
-someone else cannot run code here (pickle and torch.load can). A buffer that is not
-valid safetensors is refused as damaged.
+safetensors is an 8-byte length, a JSON header (names, dtypes, shapes, offsets), then
+the raw little-endian bytes: reading it (the safetensors library's own parser, which
+checks every offset) copies numbers and never imports or calls anything, so a store made
+by someone else cannot run code here, as pickle and torch.load can. A buffer that is not
+valid safetensors is refused as damaged. Writing is done here, in a few lines: the
+library's writer costs some 0.15 ms per run of small tensors, 5 % of a surface study.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load, save
+from safetensors.torch import load
 
 from descend.engine import RunResult, RunSpec
 from descend.store.connection import StoreError
@@ -54,10 +57,38 @@ def encode(result: RunResult) -> tuple[str, bytes]:
         "final_loss": _finite(result.final_loss),
         "final": {k: _finite(float(v[-1])) for k, v in result.evaluations.items() if len(v)},
     }
-    # clone: a run's tensors may be views of its group's stacked ones (shared memory,
-    # which safetensors refuses), and must be on the CPU and contiguous
-    buffer = save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()})
-    return json.dumps(records), buffer
+    return json.dumps(records), safetensors_bytes(tensors)
+
+
+DTYPES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+    torch.uint8: "U8", torch.bool: "BOOL",
+}  # fmt: skip
+
+
+def safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    """The safetensors file of `tensors` (the format's spec: header, then data in order)."""
+    assert sys.byteorder == "little"  # the format's byte order is the memory's, here
+    header: dict[str, Any] = {}
+    chunks: list[bytes] = []
+    offset = 0
+    for name, tensor in tensors.items():
+        flat = tensor.detach().cpu().contiguous()
+        if flat.dtype == torch.bfloat16:  # (numpy has no bfloat16: its bytes as they are)
+            flat = flat.reshape(-1).view(torch.uint8)
+        data = flat.numpy().tobytes()
+        shape = list(tensor.shape)
+        header[name] = {
+            "dtype": DTYPES[tensor.dtype],
+            "shape": shape,
+            "data_offsets": [offset, offset + len(data)],
+        }
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data aligned on 8 bytes, as the library writes it
+    return len(text).to_bytes(8, "little") + text + b"".join(chunks)
 
 
 def _finite(value: float) -> float | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from descend import provenance
 from descend.engine import Progress, Results, RunResult, RunSpec, stream
-from descend.engine.keys import canonical
+from descend.engine.keys import canonical, digest
 from descend.engine.plain import plain, spec_from_content
 from descend.errors import DescendError
 from descend.store import codec
@@ -111,10 +111,12 @@ class Store:
     ) -> StoredResults:
         """Every spec's result, in order: read from the store where it holds the run,
         computed (and written, group by group) where it does not."""
-        keys = _keys(specs)
+        contents = _contents(specs)
+        keys = [None if c is None else digest(c) for c in contents]
+        shown = [None if k is None else _shown(s) for s, k in zip(specs, keys, strict=True)]
         unkeyed = [i for i, k in enumerate(keys) if k is None]
         if study is not None:
-            self._write_study(study, specs, keys)
+            self._write_study(study, keys, shown)
         found = {} if self.rerun else self._find({k for k in keys if k is not None})
         missing = [i for i, k in enumerate(keys) if k not in found]
         self._announce(len(specs), len(specs) - len(missing), unkeyed)
@@ -125,11 +127,12 @@ class Store:
                 results[i], records[i] = self._result(specs[i], found[key])
         todo = [specs[i] for i in missing]
         for indices, group in stream(todo, device=device, progress=progress):
+            chosen = [missing[j] for j in indices]
             written = self._write_runs(
-                [(todo[j], keys[missing[j]], r) for j, r in zip(indices, group, strict=True)]
+                [(keys[i], contents[i], shown[i], r) for i, r in zip(chosen, group, strict=True)]
             )
-            for j, result, record in zip(indices, group, written, strict=True):
-                results[missing[j]], records[missing[j]] = result, record
+            for i, result, record in zip(chosen, group, written, strict=True):
+                results[i], records[i] = result, record
         return StoredResults([r for r in results if r is not None], records)
 
     def _announce(self, total: int, found: int, unkeyed: list[int]) -> None:
@@ -158,28 +161,29 @@ class Store:
         result = codec.decode(spec, row[3], row[7], key=row[0])
         return result, json.loads(row[4])
 
-    def _write_runs(self, runs: list[tuple[RunSpec, str | None, RunResult]]) -> list[dict]:
-        """One group's runs, in one transaction; their reproducibility records."""
+    def _write_runs(self, runs: list[tuple[str | None, Any, Any, RunResult]]) -> list[dict]:
+        """One group's runs (key, canonical content, shown, result), in one transaction;
+        their reproducibility records."""
         now, rows, records = time.time(), [], []
         command = provenance.command_line()
-        for spec, key, result in runs:
+        for key, canonical_content, shown, result in runs:
             record = provenance.run_record(result, command=command)
             records.append(record)
             if key is None:
                 continue
             numbers, tensors = codec.encode(result)
-            content = json.dumps(canonical(spec.content()), sort_keys=True)
+            content = json.dumps(canonical_content)  # (canonical: its maps already sorted)
             rows.append(
-                (key, content, _shown(spec), numbers, tensors, json.dumps(record), now, self.writer)
+                (key, content, shown, numbers, tensors, json.dumps(record), now, self.writer)
             )
         verb = "REPLACE" if self.rerun else "IGNORE"  # IGNORE: another process wrote it first
         with self.transaction("write runs to") as db:
             db.executemany(f"INSERT OR {verb} INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return records
 
-    def _write_study(self, study: StudyRecord, specs: Sequence[RunSpec], keys: list) -> None:
+    def _write_study(self, study: StudyRecord, keys: list, shown: list) -> None:
         settings = json.dumps(canonical(dict(study.settings)), sort_keys=True)
-        members = [(key, _shown(spec)) for spec, key in zip(specs, keys, strict=True) if key]
+        members = [(key, text) for key, text in zip(keys, shown, strict=True) if key]
         with self.transaction("write the study to") as db:
             put_study(
                 db, (study.name, study.kind, study.title, study.description, settings), members
@@ -313,15 +317,15 @@ def put_study(db: sqlite3.Connection, study: tuple, members: Sequence[tuple[str,
     db.executemany("INSERT INTO members VALUES (?, ?, ?, ?)", rows)
 
 
-def _keys(specs: Sequence[RunSpec]) -> list[str | None]:
-    """Each spec's key, or None for a spec that has none (it runs, unstored)."""
-    keys: list[str | None] = []
+def _contents(specs: Sequence[RunSpec]) -> list[Any]:
+    """Each spec's canonical content, or None for a spec that has none (it runs, unstored)."""
+    contents: list[Any] = []
     for spec in specs:
         try:
-            keys.append(spec.key)
+            contents.append(canonical(spec.content()))
         except DescendError:
-            keys.append(None)
-    return keys
+            contents.append(None)
+    return contents
 
 
 def _shown(spec: RunSpec) -> str:
