@@ -169,7 +169,9 @@ def surface(
         raise DescendError(f"Invalid --seeds: {seeds} (allowed: an integer >= 1).")
     if out is not None:
         check_out(out)
-    kept = cli_store.opened(store, no_store, rerun)
+    # stored only when asked: thousands of starts recompute in seconds, and would write
+    # tens of MB to the store at every call
+    kept = cli_store.opened(store, no_store, rerun, default=False)
     with ProgressBar() as progress:
         study = descend.surface(
             surface,

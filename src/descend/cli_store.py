@@ -8,6 +8,7 @@ only parse, call the library (descend.store, descend.report_page) and print.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ import typer
 from rich.table import Table
 
 from descend.store import Store, StoreError, codec, exchange
+from descend.store.connection import ENVIRONMENT_VARIABLE
 from descend.terminal import console
 
 StorePath = Annotated[
@@ -40,12 +42,17 @@ def _say(message: str) -> None:
     console.print(message, highlight=False, markup=False)
 
 
-def opened(path: Path | None, no_store: bool, rerun: bool) -> Store | None:
+def opened(path: Path | None, no_store: bool, rerun: bool, *, default: bool = True) -> Store | None:
     """The store a study command writes to (None with --no-store), opened before any
-    work so that a store that cannot be written stops the command at once."""
+    work so that a store that cannot be written stops the command at once. default=False
+    (`descend surface`): only when asked, by --store or $DESCEND_STORE."""
     if no_store:
         if path is not None or rerun:
             raise StoreError("Give --no-store alone: not with --store or --rerun.")
+        return None
+    if not default and path is None and not os.environ.get(ENVIRONMENT_VARIABLE):
+        if rerun:
+            raise StoreError("--rerun needs a store here: give --store PATH (or $DESCEND_STORE).")
         return None
     return Store(path, rerun=rerun, say=_say)
 

@@ -52,6 +52,23 @@ def test_no_store_with_store_or_rerun_is_refused(tmp_path):
         assert result.stderr == "Error: Give --no-store alone: not with --store or --rerun.\n"
 
 
+def test_surface_stores_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.delenv("DESCEND_STORE")
+    monkeypatch.chdir(tmp_path)
+    plain = invoke("surface", "anisotropic", "--steps", "10", "--no-gif", "--out", "s")
+    assert plain.exit_code == 0 and "found in the store" not in plain.output
+    assert not (tmp_path / "descend-out" / "descend.sqlite").exists()
+    refused = runner.invoke(app, ["surface", "anisotropic", "--rerun"])
+    assert refused.exit_code == 2
+    assert (
+        refused.stderr
+        == "Error: --rerun needs a store here: give --store PATH (or $DESCEND_STORE).\n"
+    )
+    kept = invoke("surface", "anisotropic", "--steps", "10", "--no-gif", "--store", "k.sqlite")
+    assert "0 of 1 runs found in the store, 1 to run" in kept.output
+    assert Store("k.sqlite").studies()[0].name == "anisotropic"
+
+
 def test_surface_and_run_store_their_studies_under_their_names(tmp_path, private_store):
     surface = invoke(
         "surface", "anisotropic", "--steps", "10", "--no-gif", "--out", str(tmp_path / "s")

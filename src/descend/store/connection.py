@@ -1,8 +1,11 @@
 """The store's file: where it is, opening it, its schema and migrations, its errors.
 
 One SQLite file in WAL mode: readers never block the writer, a process killed mid-write
-leaves the last committed transaction intact, and two processes writing at once take
-turns (a write waits up to `BUSY_SECONDS` for the other). The schema's version is a row
+(Ctrl-C, SIGKILL) leaves every committed transaction intact, and two processes writing at
+once take turns (a write waits up to `BUSY_SECONDS` for the other). Commits are not
+fsynced one by one (synchronous=NORMAL, WAL's usual setting, to keep writing cheap): a
+power cut may take back the last runs committed before it, and never leaves the file
+inconsistent; those runs simply run again next time. The schema's version is a row
 of the `meta` table; `MIGRATIONS[i]` takes a store from version i to i + 1, so a store
 written by this version is read (and upgraded) by the next, and a store written by a
 newer version is refused with a message rather than misread.
@@ -95,7 +98,7 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
         try:
             if create:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
+                db.execute("PRAGMA synchronous=NORMAL")  # (see above)
             db.execute("PRAGMA foreign_keys=ON")
             _upgrade(db, path, write=create)
         except BaseException:
