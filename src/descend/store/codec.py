@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load
 
 from descend.engine import RunResult, RunSpec
+from descend.engine.records import flat_names
 from descend.store.connection import StoreError
 
 # tensors in the buffer: loss, lr, evaluated_at, epoch_seconds, trajectory (if kept),
@@ -50,7 +51,7 @@ def encode(result: RunResult) -> tuple[str, bytes]:
         "group_size": result.group_size,
         "device": result.device,
         "threads": result.threads,
-        "param_names": list(result.param_names),
+        "param_names": _names(result),
         "names": {group: list(values) for group, values in named.items()},  # in order
         # for listing and exporting without reading the tensors back:
         "updates": result.updates,
@@ -91,6 +92,18 @@ def safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
     return len(text).to_bytes(8, "little") + text + b"".join(chunks)
 
 
+FLAT = "flat"  # param_names: those `flat_names` gives (a ConvNet's 14 000: not stored)
+
+
+def _flat_names(params: dict[str, torch.Tensor]) -> tuple[str, ...]:
+    return flat_names({k: v[None] for k, v in params.items()})  # (it takes a run axis)
+
+
+def _names(result: RunResult) -> Any:
+    names = tuple(result.param_names)
+    return FLAT if names == _flat_names(result.initial_params) else list(names)
+
+
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None  # JSON has no inf or nan
 
@@ -114,7 +127,9 @@ def decode(spec: RunSpec, records_json: str, buffer: bytes, *, key: str = "") ->
             epoch_seconds=tensors["epoch_seconds"],
             initial_params=named["initial"],
             final_params=named["final"],
-            param_names=tuple(records["param_names"]),
+            param_names=_flat_names(named["initial"])
+            if records["param_names"] == FLAT
+            else tuple(records["param_names"]),
             group_size=int(records["group_size"]),
             device=str(records["device"]),
             threads=int(records["threads"]),
