@@ -3,7 +3,9 @@ says: inline tables and figures, the store finding runs, a study back from the s
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,14 +27,25 @@ def texts(cell) -> str:
     return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
 
 
-def test_the_tour_notebook_runs_and_shows_its_results(tmp_path):
+def this_python_kernel(folder: Path, monkeypatch) -> str:
+    """A kernel spec for this interpreter (a 'python3' spec found elsewhere on the machine
+    could be another Python, without descend)."""
+    spec = folder / "kernels" / "descend-tests"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "descend tests", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(folder))
+    return "descend-tests"
+
+
+def test_the_tour_notebook_runs_and_shows_its_results(tmp_path, monkeypatch):
     shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
     notebook = nbformat.read(tmp_path / NOTEBOOK.name, as_version=4)
+    kernel = this_python_kernel(tmp_path / "jupyter", monkeypatch)
     client = nbclient.NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
+        notebook, timeout=600, kernel_name=kernel, resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
     code = [c for c in notebook.cells if c.cell_type == "code"]

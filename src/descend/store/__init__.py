@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 
 from descend.store.connection import DEFAULT_PATH, StoreError, resolve, schema_version
+from descend.store.queries import StoredResults, register_study_kind
 from descend.store.records import RunRecord, RunRecords, StudyInfo, StudyRecord
-from descend.store.store import Store, StoredResults, register_study_kind
+from descend.store.store import Store
 
 
 def open_store(

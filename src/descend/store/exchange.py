@@ -20,8 +20,9 @@ from descend.engine.keys import content_key
 from descend.engine.plain import plain
 from descend.errors import DescendError
 from descend.report import atomic_write
+from descend.store.queries import COLUMNS
 from descend.store.records import EXTRA
-from descend.store.store import COLUMNS, Store, put_study
+from descend.store.store import Store, put_study
 
 FORMATS = ("csv", "jsonl", "parquet")
 HEADER = "descend-runs"
