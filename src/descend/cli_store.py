@@ -26,7 +26,7 @@ StorePath = Annotated[
     typer.Option(
         "--store",
         help="The store, a SQLite file (default: $DESCEND_STORE, else "
-        "./descend-out/descend.sqlite).",
+        "./descend-out/descend.sqlite; `surface` stores only when given one).",
     ),
 ]
 NoStore = Annotated[
