@@ -210,8 +210,10 @@ def report(
             f"Invalid --format {format!r} (allowed: {', '.join(report_page.FORMATS)})."
         )
     path = out or Path("descend-out") / f"{study.replace('/', '-')}.{format}"
-    path.parent.mkdir(parents=True, exist_ok=True)
     with _reading(store) as opened_store:
+        opened_store.study(study)  # (an unknown study is refused before any folder is made)
+        if out is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         written = opened_store.report(study, path, format=format)
     console.print(f"Wrote [bold]{written}[/]", highlight=False)
 
