@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from descend import optim, schedules
+from descend.store import open_store
 from descend.studies import CompareStudy, SurfaceStudy, compare, surface
 from descend.studies.recipes import run
 
@@ -16,6 +17,7 @@ __all__ = [
     "SurfaceStudy",
     "__version__",
     "compare",
+    "open_store",
     "optim",
     "run",
     "schedules",

@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 
 import descend
-from descend import checks
+from descend import checks, cli_store
+from descend.cli_store import NoStore, Rerun, StorePath
 from descend.errors import DescendError
 from descend.studies import demo as demo_module
 from descend.studies.surface import FIGURES as SURFACE_FIGURES
@@ -170,6 +171,9 @@ def surface(
     list_surfaces: Annotated[
         bool, typer.Option("--list", help="List the surfaces and exit.")
     ] = False,
+    store: StorePath = None,
+    no_store: NoStore = False,
+    rerun: Rerun = False,
 ) -> None:
     """Optimizers on a 2-D surface: table, contour, 3-D view, loss curves, animation."""
     from descend.experiments import vocabulary
@@ -183,6 +187,9 @@ def surface(
     if out is not None:
         check_out(out)
     _check_figures(figures, SURFACE_FIGURES)
+    # stored only when asked: thousands of starts recompute in seconds, and would write
+    # tens of MB to the store at every call
+    kept = cli_store.opened(store, no_store, rerun, default=False)
     with ProgressBar() as progress:
         study = descend.surface(
             surface,
@@ -197,6 +204,7 @@ def surface(
             tolerance=tol,
             window=_parse_window(window),
             progress=progress,
+            store=kept,
         )
     folder = check_out(out or DEFAULT_OUT / study.surface.name)
     if starts is not None and starts != len({r.spec.start for r in study.results}):
@@ -290,12 +298,16 @@ def compare(
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: ./descend-out/compare/).")
     ] = None,
+    store: StorePath = None,
+    no_store: NoStore = False,
+    rerun: Rerun = False,
 ) -> None:
     """Optimizers and data regimes on a task with data, over many seeds, paired."""
     if batch_size is not None and regime:
         raise DescendError("Give --regime or --batch-size, not both.")
     regimes = regime or ([f"minibatch:{batch_size}:shuffle"] if batch_size is not None else None)
     folder = check_out(out or DEFAULT_OUT / "compare")
+    kept = cli_store.opened(store, no_store, rerun)
     with ProgressBar() as progress:
         study = descend.compare(
             task,
@@ -316,6 +328,7 @@ def compare(
             checkpoint=checkpoint,
             data_dir=data_dir,
             progress=progress,
+            store=kept,
         )
     print_tables(study)
     _save(study, folder, gif=False)
@@ -340,6 +353,9 @@ def run_experiment(
     list_recipes: Annotated[
         bool, typer.Option("--list", help="List the shipped recipes and exit.")
     ] = False,
+    store: StorePath = None,
+    no_store: NoStore = False,
+    rerun: Rerun = False,
 ) -> None:
     """Run an experiment described in TOML: a shipped recipe or your own file."""
     from descend import experiments
@@ -354,11 +370,17 @@ def run_experiment(
         return
     overrides = _parse_overrides(set_ or [])
     name = experiments.load(experiment, overrides).name
-    _run_experiment(experiment, out or DEFAULT_OUT / name, gif=gif, overrides=overrides)
+    kept = cli_store.opened(store, no_store, rerun)
+    _run_experiment(experiment, out or DEFAULT_OUT / name, gif=gif, overrides=overrides, store=kept)
 
 
 def _run_experiment(
-    name_or_file: str, out: Path, *, gif: bool, overrides: dict[str, Any] | None = None
+    name_or_file: str,
+    out: Path,
+    *,
+    gif: bool,
+    overrides: dict[str, Any] | None = None,
+    store: Any = None,
 ) -> None:
     from descend import experiments
     from descend.studies.recipes import studies_of
@@ -370,7 +392,7 @@ def _run_experiment(
         # one paragraph, re-flowed to the terminal's width
         console.print(" ".join(experiment.description.split()), highlight=False, markup=False)
     with ProgressBar() as progress:
-        studies = studies_of(experiment, progress=progress)
+        studies = studies_of(experiment, progress=progress, store=store)
     for study in studies:
         print_tables(study)
         _save(study, out / study.name if len(studies) > 1 else out, gif, quiet=True)
@@ -602,3 +624,6 @@ def _list_surfaces(surfaces: Any) -> None:
         value = s.minimum_value
         table.add_row(name, s.formula, "none" if value is None else f"{value:g}")
     console.print(table, highlight=False)
+
+
+cli_store.register(app, friendly_errors)  # descend runs list|show|export|import, descend report

@@ -70,5 +70,10 @@ def _by_key(item: tuple[Any, Any]) -> str:
 
 def content_key(data: Mapping[str, Any]) -> str:
     """A 20-hex-digit SHA-256 of the canonical JSON of `data`."""
-    text = json.dumps({"v": KEY_VERSION, "data": canonical(data)}, sort_keys=True)
+    return digest(canonical(data))
+
+
+def digest(canonical_data: Any) -> str:
+    """The key of data already canonical (the store has it at hand: one pass, not two)."""
+    text = json.dumps({"v": KEY_VERSION, "data": canonical_data}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]

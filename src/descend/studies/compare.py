@@ -32,12 +32,12 @@ from descend.engine import (
     RunSpec,
     TaskSpec,
     check_device,
-    run,
 )
 from descend.engine.records import MAX_RECORDED, flat_names
 from descend.errors import DescendError
 from descend.experiments.plans import compare_plan
-from descend.studies import metrics
+from descend.store import Store
+from descend.studies import metrics, stored
 from descend.studies.base import Figures, Table
 from descend.studies.claims import Claim, checked_claims
 
@@ -68,6 +68,7 @@ def compare(
     title: str = "",
     description: str = "",
     progress: Progress | None = None,
+    store: Store | None = None,
 ) -> CompareStudy:
     """Run every optimizer (at every lr) under every regime, once per seed.
 
@@ -78,7 +79,8 @@ def compare(
     schedule_unit: "step" or "epoch". fixed_init: every seed starts from the first
     seed's weights (only the data order varies). slice: the two parameters the landscape
     figures vary (default: the first two). checkpoint: an epoch marked on the paths and
-    reported in the tables.
+    reported in the tables. store: a `descend.open_store()`: runs it holds are read, not
+    run again; the others are kept.
     """
     spec, specs = compare_plan(
         task,
@@ -108,6 +110,7 @@ def compare(
         title=title,
         description=description,
         progress=progress,
+        store=store,
     )
 
 
@@ -122,15 +125,21 @@ def run_compare(
     title: str = "",
     description: str = "",
     progress: Progress | None = None,
+    store: Store | None = None,
 ) -> CompareStudy:
-    """Run a compare study's specs (from `experiments.plans.compare_plan`)."""
+    """Run a compare study's specs (from `experiments.plans.compare_plan`); with a store,
+    only those it does not hold."""
     spec, specs = plan
     claims = [_checked_claim(c, _row_names(specs)) for c in claims]
     slice_names = _checked_slice(specs[0], slice)
     for epoch, what in [(checkpoint, "checkpoint"), *((c.epoch, "claim epoch") for c in claims)]:
         _check_epoch(specs, epoch, what)
     check_device(device)
-    results = run(specs, device=device, progress=progress)
+    record = stored.compare_record(
+        spec, name, title=title, description=description, claims=claims,
+        checkpoint=checkpoint, slice_names=slice_names,
+    )  # fmt: skip
+    results = stored.results(specs, store, record, device=device, progress=progress)
     return CompareStudy(spec, results, name, title, description, claims, checkpoint, slice_names)
 
 
@@ -318,6 +327,12 @@ class CompareStudy:
         from descend.report import save
 
         return save(self, out)
+
+    def report(self, path: str, *, format: str = "html") -> Any:
+        """One self-contained page (or Markdown + PNGs) of the study: descend.report_page."""
+        from descend import report_page
+
+        return report_page.write_study(self, path, self.results, format=format)
 
     def checked_claims(self):
         return checked_claims(self)

@@ -15,6 +15,7 @@ from descend import experiments
 from descend.engine import Progress
 from descend.experiments import vocabulary
 from descend.experiments.plans import COMPARE_PLAN_KEYS
+from descend.store import Store
 from descend.studies.claims import Claim
 from descend.studies.compare import CompareStudy, run_compare
 from descend.studies.surface import SurfaceStudy, run_surface
@@ -25,14 +26,18 @@ def run(
     *,
     overrides: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    store: Store | None = None,
 ) -> list[CompareStudy | SurfaceStudy]:
-    return studies_of(experiments.load(name_or_file, overrides), progress=progress)
+    return studies_of(experiments.load(name_or_file, overrides), progress=progress, store=store)
 
 
 def studies_of(
-    experiment: experiments.Experiment, progress: Progress | None = None
+    experiment: experiments.Experiment,
+    progress: Progress | None = None,
+    store: Store | None = None,
 ) -> list[CompareStudy | SurfaceStudy]:
-    """The studies of an experiment, run from the specs made when it was read."""
+    """The studies of an experiment, run from the specs made when it was read; with a
+    store, each under the experiment's name ('name/surface' for one of several surfaces)."""
     settings = dict(experiment.settings)
     if experiment.kind == "compare":
         study = run_compare(
@@ -42,6 +47,7 @@ def studies_of(
             title=experiment.title,
             description=experiment.description,
             progress=progress,
+            store=store,
             **{k: v for k, v in settings.items() if k not in COMPARE_PLAN_KEYS},
         )
         return [study]
@@ -53,6 +59,14 @@ def studies_of(
             window=settings.get("window"),
             lr_sweep=sweep if len(sweep) > 1 else None,
             progress=progress,
+            store=store,
+            name=_study_name(experiment, plan[0]),
         )
         for plan in experiment.plans
     ]
+
+
+def _study_name(experiment: experiments.Experiment, task: Any) -> str:
+    if len(experiment.plans) == 1:
+        return experiment.name
+    return f"{experiment.name}/{task.build().name}"

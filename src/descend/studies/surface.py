@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from descend import analysis, checks, schedules, theory
-from descend.engine import OptimizerSpec, Progress, Results, run
+from descend.engine import OptimizerSpec, Progress, Results
 from descend.experiments import vocabulary
 from descend.experiments.plans import Window, surface_plan
+from descend.store import Store
+from descend.studies import stored
 from descend.studies.base import Figures, Table, number
 from descend.tasks.surfaces import Surface
 
@@ -37,6 +39,7 @@ def surface(
     tolerance: float = 1e-6,
     window: Window | None = None,
     progress: Progress | None = None,
+    store: Store | None = None,
 ) -> SurfaceStudy:
     """Run each optimizer on the surface and return the study.
 
@@ -47,7 +50,8 @@ def surface(
     starts: a number of starting points on a regular grid over the window (for basin
     maps); neither: the surface's usual start. noise: σ of Gaussian gradient noise;
     seed: its seed, or a list of seeds (every start is run once per seed, and the table
-    gives medians over them).
+    gives medians over them). store: a `descend.open_store()`: runs it holds are read,
+    not run again, and the others are kept in it.
     """
     seeds = [seed] if isinstance(seed, int) else list(seed)
     checks.number("tolerance", tolerance, low=0.0, low_open=True)
@@ -70,6 +74,7 @@ def surface(
         window=window,
         lr_sweep=sweep if len(sweep) > 1 else None,
         progress=progress,
+        store=store,
     )
 
 
@@ -80,11 +85,17 @@ def run_surface(
     window: Window | None = None,
     lr_sweep: list[float | None] | None = None,
     progress: Progress | None = None,
+    store: Store | None = None,
+    name: str | None = None,
 ) -> SurfaceStudy:
-    """Run a surface study's specs (from `experiments.plans.surface_plan`)."""
+    """Run a surface study's specs (from `experiments.plans.surface_plan`); with a
+    store, only those it does not hold, under the study name `name` (the surface's)."""
     task, specs = plan
     built = task.build()
-    results = run(specs, progress=progress)
+    record = stored.surface_record(
+        task, name or built.name, tolerance=tolerance, window=window, lr_sweep=lr_sweep
+    )
+    results = stored.results(specs, store, record, progress=progress)
     return SurfaceStudy(built, results, tolerance, window or built.window, lr_sweep)
 
 
@@ -278,6 +289,12 @@ class SurfaceStudy:
         from descend.report import save
 
         return save(self, out, skip=() if gif else ("descent",))
+
+    def report(self, path: str, *, format: str = "html") -> Any:
+        """One self-contained page (or Markdown + PNGs) of the study: descend.report_page."""
+        from descend import report_page
+
+        return report_page.write_study(self, path, self.results, format=format)
 
     def _repr_html_(self) -> str:
         from descend.report import notebook_html
