@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from descend import optim, schedules
+from descend.lrfind import LRFindResult, lr_find, lr_find_task
 from descend.studies import CompareStudy, SurfaceStudy, compare, surface
 from descend.studies.recipes import run
 
@@ -13,9 +14,12 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "CompareStudy",
+    "LRFindResult",
     "SurfaceStudy",
     "__version__",
     "compare",
+    "lr_find",
+    "lr_find_task",
     "optim",
     "run",
     "schedules",

@@ -15,6 +15,7 @@ from rich.table import Table
 
 import descend
 from descend import checks
+from descend.cli_lr_find import lr_find_command
 from descend.errors import DescendError
 from descend.studies import demo as demo_module
 from descend.studies.surface import FIGURES as SURFACE_FIGURES
@@ -308,6 +309,9 @@ def compare(
         )
     print_tables(study)
     _save(study, folder, gif=False)
+
+
+app.command("lr-find")(friendly_errors(lr_find_command))
 
 
 @app.command("run")
