@@ -252,6 +252,11 @@ def test_a_torch_optimizers_state_goes_into_the_copy_not_shared():
     for p, q in zip(model.parameters(), clone.parameters(), strict=True):
         mine, theirs = optimizer.state[p]["momentum_buffer"], rebuilt.state[q]["momentum_buffer"]
         assert torch.equal(mine, theirs) and mine.data_ptr() != theirs.data_ptr()
+    # every seed starts from the user's state, not from the state a seed before left
+    run = functools.partial(
+        descend.lr_find, model, functional.cross_entropy, (x, y), optimizer, steps=15
+    )
+    np.testing.assert_array_equal(run(seeds=[0, 1]).losses.raw[1], run(seeds=[1]).losses.raw[0])
 
 
 # --- every form of optimizer and data -----------------------------------------------------
