@@ -15,6 +15,7 @@ from rich.table import Table
 
 import descend
 from descend import checks, cli_store
+from descend.cli_lr_find import lr_find_command
 from descend.cli_store import NoStore, Rerun, StorePath
 from descend.errors import DescendError
 from descend.studies import demo as demo_module
@@ -332,6 +333,9 @@ def compare(
         )
     print_tables(study)
     _save(study, folder, gif=False)
+
+
+app.command("lr-find")(friendly_errors(lr_find_command))
 
 
 @app.command("run")
