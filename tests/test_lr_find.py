@@ -157,6 +157,18 @@ def test_steepest_reproduces_torch_lr_finders_rule_on_a_hand_made_curve():
     assert curves.steepest(HAND_LRS, HAND_CURVE, "exp") == HAND_LRS[17]
 
 
+def test_steepest_ignores_the_fall_back_after_a_blow_up():
+    # a network's loss blows up past the best lr and falls back towards log(10) without
+    # reaching 5× its best: that fall (3.4 → 2.4, steeper than any before) is not learning
+    blown = HAND_CURVE.copy()
+    blown[10:25] = [2.0, 1.9, 1.7, 1.6, 1.5, 1.45, 3.4, 3.3, 2.4, 2.3, 2.3, 2.3, 2.3, 2.3, 2.3]
+    # up to the lowest point (1.45, window point 5): central differences −0.15, −0.15,
+    # −0.1 at window points 1, 2 and 3; the first of the two lowest is taken: index 11
+    assert curves.steepest(HAND_LRS, blown, "exp") == HAND_LRS[11]
+    reading_everything = np.gradient(blown[10:25])  # torch-lr-finder's choice
+    assert int(np.argmin(reading_everything)) == 7  # the fall back, at 3.4 → 2.4
+
+
 def test_minimum_and_valley_on_the_hand_made_curve():
     # the lowest point of the window is 0.65 at window point 11: index 21
     assert curves.minimum_tenth(HAND_LRS, HAND_CURVE) == pytest.approx(HAND_LRS[21] / 10)
@@ -361,7 +373,9 @@ def test_the_lr_find_command_end_to_end_on_digits(tmp_path):
 
 def test_lr_find_task_starts_from_the_weights_compare_uses():
     result = descend.lr_find_task("digits-mlp", "adam", seeds=1, steps=12, batch_size=1437)
-    study = descend.compare("digits-mlp", ["adam"], epochs=1, seeds=1, eval_every=1)
+    study = descend.compare(
+        "digits-mlp", ["adam"], regimes=["full"], epochs=1, seeds=1, eval_every=1
+    )
     # one batch holding all the data, before any update: the compare run's first loss
     first = study.results[0].loss[0].item()
     assert result.losses.raw[0][0] == pytest.approx(first, rel=1e-5)
