@@ -128,6 +128,9 @@ def test_demo_prints_every_optimizer_and_runs_the_recipe(tmp_path):
         assert f"│ {name} " in result.output
     assert (tmp_path / "momentum-vs-rmsprop" / "anisotropic" / "descent.gif").exists()
     assert "Figures and tables are in" in result.output
+    assert (tmp_path / "schedules" / "lr.png").exists()
+    assert (tmp_path / "lr-find" / "lr-find.png").exists()
+    assert "Suggested learning rates" in result.output
 
 
 @pytest.mark.parametrize(

@@ -339,7 +339,7 @@ def test_the_result_is_a_study_with_its_figure_and_tables(tmp_path):
     with open(tmp_path / "suggestions.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["rule"] for r in rows] == ["steepest", "minimum/10", "valley"]
-    assert float(rows[0]["lr"]) == result.suggestion
+    assert float(rows[2]["lr"]) == result.suggestion  # valley: the first guess
     assert "torch-lr-finder" in rows[0]["how"] and "fastai" in rows[2]["how"]
 
 

@@ -76,12 +76,14 @@ def demo(
         DEFAULT_OUT
     ),
     quick: Annotated[
-        bool, typer.Option("--quick/--full", help="A short gd-vs-sgd (5 seeds, 100 epochs).")
+        bool, typer.Option("--quick/--full", help="Short studies (fewer seeds and epochs).")
     ] = True,
 ) -> None:
     """Every optimizer on the anisotropic bowl, then seed 004's momentum-vs-rmsprop study,
-    seed 000's gd-vs-sgd study and seed 002's adam-vs-adadelta on digits."""
-    for folder in ("momentum-vs-rmsprop", "gd-vs-sgd", "adam-vs-adadelta"):
+    seed 000's gd-vs-sgd study, seed 002's adam-vs-adadelta and seed 003's schedules on
+    digits, and a learning-rate range test of Adam on digits-convnet."""
+    folders = ("momentum-vs-rmsprop", "gd-vs-sgd", "adam-vs-adadelta", "schedules", "lr-find")
+    for folder in folders:
         check_out(out / folder)
     checkpoints = (50, 500)
     table = Table(
@@ -102,6 +104,9 @@ def demo(
     _run_experiment("gd-vs-sgd", out / "gd-vs-sgd", gif=True, overrides=short)
     digits = {"dataset": "digits", **({"epochs": 3} if quick else {})}
     _run_experiment("adam-vs-adadelta", out / "adam-vs-adadelta", gif=True, overrides=digits)
+    few_seeds = {"seeds": 2} if quick else {}
+    _run_experiment("schedules", out / "schedules", gif=False, overrides=few_seeds)
+    lr_find_command(task="digits-convnet", opt="adam", seeds=3, out=out / "lr-find")
 
 
 @app.command()

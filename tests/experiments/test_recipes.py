@@ -75,3 +75,26 @@ def test_surprise_rmsprop_01_stalls_in_a_cycle(seed_004):
         run = runs["RMSProp β=0.1"]
         assert 0.05 < _distance(run, surface) < 0.1
         assert analysis.sign_flips(run) == [40, 40]
+
+
+def test_restarts_on_rastrigin_escape_traps_and_one_anneal_ends_best():
+    """restarts-on-rastrigin, as the recipe runs it (400 starts, 1000 steps): a small
+    constant lr stops in the first trap; restarts reach the global minimum from far more
+    starts but throw runs out of it again; one anneal over the budget ends there most."""
+    [study] = descend.run("restarts-on-rastrigin")
+    rows = {}
+    for run in study.results:
+        rows.setdefault(run.label, []).append(run)
+
+    def reached(label):  # at the global minimum (f* = 0) at some step
+        return sum(bool((r.loss <= 1e-6).any()) for r in rows[label])
+
+    def ended(label):
+        return sum(bool(r.loss[-1] <= 1e-6) for r in rows[label])
+
+    assert all(len(runs) == 400 for runs in rows.values())
+    assert reached("constant 0.002") < 0.05 * 400 and reached("constant 0.02") == 0
+    for restarts in ("restarts every 100", "restarts every 50"):
+        assert reached(restarts) > 5 * reached("constant 0.002")
+        assert ended(restarts) < reached(restarts)  # kicked out by a later restart
+    assert ended("one anneal") > max(ended("restarts every 100"), ended("restarts every 50"))

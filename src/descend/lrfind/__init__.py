@@ -2,7 +2,7 @@
 on a descend network task, and the rules that read a suggested lr off the curve.
 
     result = descend.lr_find(model, loss_fn, (x, y), descend.optim.adam(), seeds=3)
-    result.suggestion        # the 'steepest' rule's lr
+    result.suggestion        # the 'valley' rule's lr
     result.suggestions       # {'steepest': ..., 'minimum/10': ..., 'valley': ...}
     result.plot()            # smoothed loss vs lr, seeds as a band, suggestions marked
     descend.report.save(result, "out/lrf")

@@ -70,8 +70,11 @@ class LRFindResult:
 
     @property
     def suggestion(self) -> float | None:
-        """The 'steepest' rule's lr: the usual first guess."""
-        return self.suggestions["steepest"]
+        """The 'valley' rule's lr: the first guess. On digits-convnet (3 seeds, 10 epochs
+        of training at each rule's lr) it trained well for Adam (97.9 % test accuracy)
+        and SGD with momentum 0.9 (96.9 %), where 'steepest' chose an lr at which SGD
+        did not learn at all (0.20: 10 %). It is fastai's default rule too."""
+        return self.suggestions["valley"]
 
     @cached_property
     def per_seed(self) -> list[dict[str, float | None]]:

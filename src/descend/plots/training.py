@@ -65,7 +65,9 @@ def evaluation_curves(rows: Rows, metrics: Sequence[str], unit: str = "epochs"):
             _band(ax, x, values, colors[name], name)
         ax.set(yscale=scale, xlabel=unit, ylabel=label)
         ax.set_title(label, fontsize=10)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    # below the panels: over the first one it hid the curves once there were many rows
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)), fontsize=8)
     fig.suptitle("At each evaluation: median over seeds, band 10–90 %", fontsize=10)
     return fig
 
