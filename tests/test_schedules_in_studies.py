@@ -134,6 +134,35 @@ def test_a_factor_written_as_a_formula_of_k():
     assert spec.schedule == "lambda(lr=0.1,factor=0.95**k)"
 
 
+def test_schedules_made_of_schedules_written_as_text():
+    """A warm-up before any schedule, and sequential, from the CLI's and TOML's words: the
+    same lrs as the schedules composed in Python, and as torch's SequentialLR."""
+    warm = vocabulary.schedule("warmup(warmup_steps=5,start_factor=0.2,then=cosine(T_max=50))", 0.1)
+    composed = schedules.warmup(
+        lr=0.1, warmup_steps=5, start_factor=0.2, then=schedules.cosine(lr=0.1, T_max=50)
+    )
+    assert [warm(k) for k in range(80)] == [composed(k) for k in range(80)]
+    make = lambda o: torch.optim.lr_scheduler.SequentialLR(  # noqa: E731
+        o,
+        [torch.optim.lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=5),
+         torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=50)],
+        milestones=[5],
+    )  # fmt: skip
+    assert [warm(k) for k in range(50)] == pytest.approx(torch_lrs(make, 50), rel=1e-12)
+    chained = vocabulary.schedule(
+        "sequential(schedules=[constant, step(step_size=3,gamma=0.5)],milestones=[4])", 0.1
+    )
+    assert [chained(k) for k in range(10)] == pytest.approx(
+        [0.1] * 4 + [0.1, 0.1, 0.1, 0.05, 0.05, 0.05], rel=1e-12
+    )
+    study = descend.compare(
+        "quadratic-regression", ["sgd:lr=warmup(lr=0.01,warmup_steps=4,then=exponential(gamma=0.9))"],
+        updates=8, seeds=1,
+    )  # fmt: skip
+    expected = [0.01 * k / 4 for k in range(4)] + [0.01 * 0.9**k for k in range(4)]
+    assert study.results[0].lr.tolist() == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [

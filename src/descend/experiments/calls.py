@@ -33,7 +33,7 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
             "(name, then ':' and key=value pairs separated by commas)."
         )
     values: dict[str, Any] = {}
-    for item in _split_top_level(arguments):
+    for item in split_top_level(arguments):
         key, equals, raw = item.partition("=")
         key = key.strip()
         if not equals or not key.isidentifier():
@@ -65,7 +65,7 @@ def _tuples(value: Any) -> Any:
     return value
 
 
-def _split_top_level(arguments: str) -> list[str]:
+def split_top_level(arguments: str) -> list[str]:
     """Split on commas that are not inside brackets or quotes."""
     items, depth, quote, current = [], 0, "", []
     for char in arguments:

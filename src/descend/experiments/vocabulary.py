@@ -21,7 +21,7 @@ from typing import Any
 from descend import checks, optim, schedules, tasks
 from descend.engine import OptimizerSpec, Regime, TaskSpec
 from descend.errors import DescendError, UnknownNameError
-from descend.experiments.calls import is_name, parse_call
+from descend.experiments.calls import is_name, parse_call, split_top_level
 from descend.plateau import ReduceOnPlateau
 from descend.tasks import surfaces
 from descend.tasks.formula import looks_like_name
@@ -125,7 +125,18 @@ def schedule(value: str | schedules.Schedule, lr: float) -> schedules.Schedule:
         return value
     with blame("schedule"):
         name, params = parse_call(_call_form(str(value)))
-        return schedules.get(name, **{"lr": lr, **params})
+        if name not in schedules.SCHEDULES or "lr" in schedules.SCHEDULES.defaults(name):
+            params = {"lr": lr, **params}  # (sequential has none: its parts carry theirs)
+        # schedules made of schedules: warmup(..., then=cosine(T_max=50)), sequential(...)
+        inner_lr = params.get("lr", lr)
+        if isinstance(params.get("then"), str):
+            params["then"] = schedule(params["then"], inner_lr)
+        parts = params.get("schedules")
+        if isinstance(parts, str) and parts.startswith("[") and parts.endswith("]"):
+            parts = split_top_level(parts[1:-1])  # a list of calls is no Python literal
+        if isinstance(parts, (list, tuple)):
+            params["schedules"] = [schedule(s, inner_lr) for s in parts]
+        return schedules.get(name, **params)
 
 
 def _call_form(text: str) -> str:
