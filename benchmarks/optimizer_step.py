@@ -34,21 +34,16 @@ import torch
 import descend
 from descend.tasks.networks import SeedConvNet
 
-TORCH_CLASSES = {
-    "adadelta": torch.optim.Adadelta,
-    "adafactor": torch.optim.Adafactor,
-    "adagrad": torch.optim.Adagrad,
-    "adam": torch.optim.Adam,
-    "adamax": torch.optim.Adamax,
-    "adamw": torch.optim.AdamW,
-    "asgd": torch.optim.ASGD,
-    "muon": torch.optim.Muon,
-    "nadam": torch.optim.NAdam,
-    "radam": torch.optim.RAdam,
-    "rmsprop": torch.optim.RMSprop,
-    "rprop": torch.optim.Rprop,
-    "sgd": torch.optim.SGD,
-}
+TORCH_CLASSES = {  # those this torch has (Muon came in 2.9, Adafactor in 2.5)
+    name: getattr(torch.optim, cls)
+    for name, cls in [
+        ("adadelta", "Adadelta"), ("adafactor", "Adafactor"), ("adagrad", "Adagrad"),
+        ("adam", "Adam"), ("adamax", "Adamax"), ("adamw", "AdamW"), ("asgd", "ASGD"),
+        ("muon", "Muon"), ("nadam", "NAdam"), ("radam", "RAdam"), ("rmsprop", "RMSprop"),
+        ("rprop", "Rprop"), ("sgd", "SGD"),
+    ]
+    if hasattr(torch.optim, cls)
+}  # fmt: skip
 WITHOUT_FOREACH = {"muon"}  # torch.optim.Muon refuses foreach=True
 # A rule whose default has no momentum is timed with it too: that is the common use.
 SETTINGS = {"sgd": dict(momentum=0.9)}
