@@ -8,9 +8,11 @@ import json
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import descend
 from descend import provenance, report_page
+from descend.cli import app
 from descend.errors import DescendError
 from descend.lrfind import LRFindResult, run
 from descend.store import StoreError, StudyRecord
@@ -197,3 +199,51 @@ def test_write_study_shows_a_studys_own_records_when_it_has_no_runs(tmp_path):
     bare = LRFindResult(result.lrs, result.curves, "exp", 0.05, 5.0, "bare")
     text = report_page.write_study(bare, tmp_path / "c.html", []).read_text()
     assert "bare" in text and 'id="reproducibility"' not in text  # nothing to show: none
+
+
+# --- the command line ----------------------------------------------------------------
+
+COMMAND = ["lr-find", "--task", "digits-mlp", "--opt", "adam", "--seeds", "1", "--steps", "20",
+           "--start", "1e-4"]  # fmt: skip
+
+
+def invoke(*args):
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def test_the_command_stores_lists_reports_and_reads_back(tmp_path, monkeypatch):
+    path = tmp_path / "runs.sqlite"
+    first = invoke(*COMMAND, "--out", str(tmp_path / "a"), "--store", str(path))
+    assert "The range test lr-find/digits-mlp/adam is not in the store: it runs" in first
+    listed = invoke("runs", "list", "--store", str(path))
+    assert "lr-find/digits-mlp/adam" in listed and "lr-find" in listed
+    assert "— (no runs)" in listed and "Runs (0)" in listed
+    page = tmp_path / "x.html"
+    assert "Wrote" in invoke("report", "lr-find/digits-mlp/adam", "--out", str(page),
+                             "--store", str(path))  # fmt: skip
+    assert "Learning-rate range test: adam on digits-mlp" in page.read_text()
+    no_sweep(monkeypatch)
+    again = invoke(*COMMAND, "--out", str(tmp_path / "b"), "--store", str(path))
+    assert "lr-find/digits-mlp/adam found in the store, not run again" in again
+    assert (tmp_path / "a" / "suggestions.csv").read_text() == (
+        tmp_path / "b" / "suggestions.csv"
+    ).read_text()
+
+
+def test_the_command_stores_by_default_and_reruns(tmp_path, private_store):
+    invoke(*COMMAND, "--out", str(tmp_path / "a"))
+    assert [s.name for s in descend.open_store(private_store).studies()] == [
+        "lr-find/digits-mlp/adam"
+    ]
+    again = invoke(*COMMAND, "--out", str(tmp_path / "b"), "--rerun")
+    assert "--rerun: the range test lr-find/digits-mlp/adam runs again" in again
+
+
+def test_no_store_writes_nothing(tmp_path, private_store):
+    output = invoke(*COMMAND, "--out", str(tmp_path / "a"), "--no-store")
+    assert "in the store" not in output and not private_store.exists()
+    assert (tmp_path / "a" / "suggestions.csv").exists()
+    result = CliRunner().invoke(app, [*COMMAND, "--no-store", "--rerun"])
+    assert result.exit_code == 2 and "Give --no-store alone" in " ".join(result.output.split())
