@@ -2,7 +2,7 @@
 
 Registered in cli.py by `app.command("lr-find")(friendly_errors(lr_find_command))`, so a
 bad input ends as one line on stderr (exit status 2). Everything here is
-`descend.lr_find_task(...)` then `descend.report.save(...)`.
+`descend.lr_find_task(..., store=...)` then `descend.report.save(...)`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from descend import cli_store
+from descend.cli_store import NoStore, Rerun, StorePath
 from descend.terminal import check_out, console
 
 DEFAULT_OUT = Path("descend-out") / "lr-find"
@@ -58,17 +60,22 @@ def lr_find_command(
     out: Annotated[Path, typer.Option(help="Output folder for the figure and tables.")] = (
         DEFAULT_OUT
     ),
+    store: StorePath = None,
+    no_store: NoStore = False,
+    rerun: Rerun = False,
 ) -> None:
     """Learning-rate range test: sweep the lr over one short run, plot the smoothed loss
-    against it, and suggest lrs by three stated rules (steepest, minimum/10, valley)."""
+    against it, and suggest lrs by three stated rules (steepest, minimum/10, valley).
+    Kept in the store as the study lr-find/<task>/<opt>, read back when asked again."""
     from descend.lrfind import lr_find_task
     from descend.report import save
 
     folder = check_out(out)
+    kept = cli_store.opened(store, no_store, rerun)
     result = lr_find_task(
         task, opt, seeds=seeds, init_seed=init_seed, data_dir=data_dir, start=start, end=end,
         steps=steps, mode=mode, smooth=smooth, diverge=diverge, batch_size=batch_size,
-        device=device,
+        device=device, store=kept,
     )  # fmt: skip
     _print_suggestions(result)
     written = save(result, folder)

@@ -75,7 +75,8 @@ def list_runs(
         table.add_column(column)
     for s in studies:
         if study is None or s.name == study:
-            table.add_row(s.name, s.kind, f"{s.stored} of {s.runs}", _when(s.updated_at), s.title)
+            stored = f"{s.stored} of {s.runs}" if s.runs else "— (no runs)"  # lr-find
+            table.add_row(s.name, s.kind, stored, _when(s.updated_at), s.title)
     console.print(table, highlight=False)
     rows = records.rows()
     shown = rows if limit <= 0 else rows[:limit]

@@ -1,10 +1,10 @@
 """Reproducibility records: what computed a run, where, and how it was asked for.
 
-Each stored run keeps one (`run_record`): the versions of descend, torch and Python, the
-platform, the device and dtype, the run's seeds and threads, the command line that asked
-for it and its wall time. `summary` folds many into the rows a report shows: a value
-shared by every run once, values that differ listed (a study resumed on another machine
-says so).
+Each stored run keeps one (`run_record`), and so does each seed of an lr range test
+(`record`): the versions of descend, torch and Python, the platform, the device and
+dtype, the run's seeds and threads, the command line that asked for it and its wall time.
+`summary` folds many into the rows a report shows: a value shared by every run once,
+values that differ listed (a study resumed on another machine says so).
 """
 
 from __future__ import annotations
@@ -56,15 +56,38 @@ def command_line() -> str:
 def run_record(result: Any, *, command: str | None = None) -> dict[str, Any]:
     """The reproducibility record of one finished run (a `RunResult`)."""
     spec = result.spec
+    return record(
+        device=result.device,
+        dtype=spec.dtype,
+        threads=result.threads,
+        seed=spec.seed,
+        init_seed=spec.init_seed,
+        wall_time=result.wall_time,
+        command=command,
+    )
+
+
+def record(
+    *,
+    device: str,
+    dtype: str,
+    threads: int,
+    seed: int,
+    init_seed: int | None,
+    wall_time: float,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """The reproducibility record of one computation just finished: a run, or a
+    computation that is not one (a seed's sweep of an lr range test)."""
     return {
         **environment(),
-        "device": result.device,
-        "dtype": spec.dtype,
-        "threads": result.threads,
-        "seed": spec.seed,
-        "init_seed": spec.init_seed,
+        "device": device,
+        "dtype": dtype,
+        "threads": threads,
+        "seed": seed,
+        "init_seed": init_seed,
         "command": command if command is not None else command_line(),
-        "wall_time": result.wall_time,
+        "wall_time": wall_time,
         "computed_at": time.time(),
     }
 

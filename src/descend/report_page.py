@@ -42,8 +42,11 @@ _TEMPLATES = jinja2.Environment(
 
 
 def write_study(study: Study, out: str | Path, results: Sequence[Any], *, format: str = "html"):
-    """The report of a study whose runs are `results` (their records, or this process's)."""
-    rows = provenance.summary(provenance.records_of(results))
+    """The report of a study whose runs are `results` (their records, or this process's).
+    A study whose work is not runs (an lr range test: `results` is empty) shows the
+    records it keeps of its own computation, `study.provenance`, if it has them."""
+    records = provenance.records_of(results) or list(getattr(study, "provenance", ()))
+    rows = provenance.summary(records)
     return write(study, out, format=format, reproducibility=rows)
 
 

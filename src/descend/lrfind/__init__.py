@@ -10,7 +10,8 @@ on a descend network task, and the rules that read a suggested lr off the curve.
 
 from descend.lrfind.curves import RULES, minimum_tenth, smoothed, steepest, sweep, valley
 from descend.lrfind.result import LRFindResult, SeedCurve
-from descend.lrfind.run import lr_find, lr_find_task
+from descend.lrfind.run import lr_find
+from descend.lrfind.task import lr_find_task
 
 __all__ = [
     "RULES",

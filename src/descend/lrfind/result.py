@@ -3,7 +3,7 @@ rules, and the study protocol (tables, figures) that `descend.report.save` write
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -43,7 +43,8 @@ class LRFindResult:
     diverge: float | None
     title: str
     what: str = ""  # the model, optimizer and data, for the description
-    name: str = "lr-find"
+    name: str = "lr-find"  # in a store: lr-find/<task>/<optimizer> (lrfind.stored)
+    provenance: list[dict[str, Any]] = field(default_factory=list)  # a record per seed
 
     @property
     def seeds(self) -> list[int]:
@@ -122,6 +123,13 @@ class LRFindResult:
             skipped=(curves.SKIP_START, curves.SKIP_END), seeds=len(self.curves),
             title=self.title,
         )  # fmt: skip
+
+    def report(self, path: str, *, format: str = "html") -> Any:
+        """One self-contained page (or Markdown + PNG) of the test: descend.report_page,
+        its reproducibility record from `provenance`."""
+        from descend import report_page
+
+        return report_page.write_study(self, path, [], format=format)
 
     def _repr_html_(self) -> str:
         from descend.report import notebook_html

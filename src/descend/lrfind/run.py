@@ -1,4 +1,4 @@
-"""`lr_find` and `lr_find_task`: the learning-rate range test (L. N. Smith, "Cyclical
+"""`lr_find`: the learning-rate range test (L. N. Smith, "Cyclical
 Learning Rates for Training Neural Networks", 2017, §3.3).
 
 From the same initial weights, the lr grows at every update from `start` to `end`,
@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional
 
-from descend import checks
+from descend import checks, provenance
 from descend.engine.backends import check_device
-from descend.engine.runs import stream_seed
 from descend.errors import DescendError
 from descend.lrfind import copies, curves
 from descend.lrfind.result import LRFindResult, SeedCurve
@@ -58,8 +57,8 @@ def lr_find(
     seeds: a count (0, 1, ...) or a list; each seed draws its own data order and dropout.
     `model` and `optimizer` are left exactly as they were, and so are the global RNGs.
     """
-    settings = _checked(start, end, steps, mode, smooth, diverge, batch_size)
-    seed_list = _seeds(seeds)
+    settings = checked_settings(start, end, steps, mode, smooth, diverge, batch_size)
+    seed_list = seed_list_of(seeds)
     where = check_device(device)
     if not isinstance(model, nn.Module):
         raise DescendError(f"Invalid model: {type(model).__name__} (allowed: an nn.Module).")
@@ -68,78 +67,25 @@ def lr_find(
     copies.check_data(data)
     make_optimizer = copies.optimizer_maker(optimizer, model)
     lrs = curves.sweep(start, end, steps, mode)
+    runs, records = [], []
     with copies.randomness_restored(where, data):
-        runs = [
-            _one_seed(model, loss_fn, data, make_optimizer, lrs, settings, seed, where)
-            for seed in seed_list
-        ]
+        for seed in seed_list:
+            began = time.perf_counter()  # (each update reads its loss: the device is synced)
+            runs.append(_one_seed(model, loss_fn, data, make_optimizer, lrs, settings, seed, where))
+            records.append(provenance.record(
+                device=str(where), dtype=_dtype(model), threads=torch.get_num_threads(),
+                seed=seed, init_seed=None, wall_time=time.perf_counter() - began,
+            ))  # fmt: skip
     return LRFindResult(
         lrs=lrs,
         curves=runs,
         mode=mode,
         smooth=smooth,
         diverge=diverge,
-        title=title or f"Learning-rate range test: {_optimizer_name(optimizer)}",
+        title=title or f"Learning-rate range test: {optimizer_name(optimizer)}",
         what=_what(model, optimizer, data, batch_size, where),
+        provenance=records,
     )
-
-
-def lr_find_task(
-    task: str = "digits-convnet",
-    optimizer: Any = "adam",
-    *,
-    seeds: int | Sequence[int] = 3,
-    init_seed: int = 0,
-    data_dir: str | None = None,
-    **settings: Any,
-) -> LRFindResult:
-    """The range test on a descend network task (digits-convnet, mnist-convnet,
-    digits-mlp, ...): its network with the initial weights of `init_seed` (those of
-    descend.compare's run of that seed), its training split, mean NLL as the loss.
-
-    optimizer: 'sgd:momentum=0.9' (a given lr is replaced by the sweep's), a descend
-    rule, or any form `lr_find` takes. settings: lr_find's keywords (start, end, ...)."""
-    from descend.experiments import vocabulary
-
-    checks.integer("init_seed", init_seed)
-    rule = _rule(optimizer) if isinstance(optimizer, str) else optimizer
-    spec = vocabulary.task(task)
-    if data_dir is not None:
-        spec = type(spec)(spec.name, {**spec.params, "data_dir": data_dir})
-    built = spec.build()
-    if not hasattr(built, "make_network"):
-        raise DescendError(
-            f"Invalid task: {spec.name} has no network to copy (allowed: a network task, "
-            "e.g. digits-convnet, digits-mlp, mnist-convnet).",
-            key="task",
-        )
-    with torch.random.fork_rng(devices=[]):  # the caller's global RNG is left alone
-        torch.manual_seed(stream_seed(init_seed, "init"))
-        model = built.make_network()
-    name = getattr(rule, "label", _optimizer_name(rule))
-    result = lr_find(
-        model, functional.nll_loss, (built.data.train_x, built.data.train_y), rule, seeds=seeds,
-        title=f"Learning-rate range test: {name} on {spec}", **settings,
-    )  # fmt: skip
-    result.what = (
-        f"{built.description}. Initial weights of seed {init_seed} (as descend.compare's "
-        f"run of seed {init_seed}); loss: mean NLL of the batch. {result.what}"
-    )
-    return result
-
-
-def _rule(text: str) -> Any:
-    """'sgd:momentum=0.9' -> the rule; an lr in it would be silently overridden: refused."""
-    from descend.experiments import vocabulary
-
-    spec = vocabulary.optimizer(text)
-    if "lr" in spec.hyperparams:
-        raise DescendError(
-            f"Invalid optimizer {text!r}: the range test sweeps the lr, so leave it out "
-            f"(allowed: e.g. '{spec.rule}'; the sweep runs from start to end).",
-            key="optimizer",
-        )
-    return spec.build()
 
 
 def _one_seed(
@@ -199,7 +145,7 @@ def _stop(smoothed: list[float], diverge: float | None) -> str:
     return ""
 
 
-def _checked(
+def checked_settings(
     start: Any, end: Any, steps: Any, mode: Any, smooth: Any, diverge: Any, batch_size: Any
 ) -> dict[str, Any]:
     """Every setting checked before any work (one message, naming the setting)."""
@@ -221,7 +167,7 @@ def _checked(
     return {"smooth": float(smooth), "diverge": diverge, "batch_size": batch_size}
 
 
-def _seeds(seeds: Any) -> list[int]:
+def seed_list_of(seeds: Any) -> list[int]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         return list(range(checks.integer("seeds", seeds, low=1)))
     try:
@@ -233,7 +179,7 @@ def _seeds(seeds: Any) -> list[int]:
     return chosen
 
 
-def _optimizer_name(optimizer: Any) -> str:
+def optimizer_name(optimizer: Any) -> str:
     if isinstance(optimizer, torch.optim.Optimizer):
         return type(optimizer).__name__
     label = getattr(optimizer, "label", None)
@@ -252,5 +198,10 @@ def _what(model: nn.Module, optimizer: Any, data: Any, batch_size: int, device: 
         feed = f"batches from a {type(data).__name__}"
     return (
         f"Model: {type(model).__name__} ({size:,} parameters); optimizer: "
-        f"{_optimizer_name(optimizer)}; data: {feed}; device: {device}."
+        f"{optimizer_name(optimizer)}; data: {feed}; device: {device}."
     )
+
+
+def _dtype(model: nn.Module) -> str:
+    first = next(iter(model.parameters()), None)
+    return "?" if first is None else str(first.dtype).removeprefix("torch.")

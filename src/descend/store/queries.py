@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from descend import provenance
 from descend.engine import Results, RunResult, RunSpec
 from descend.engine.plain import plain, spec_from_content
 from descend.store import codec
@@ -68,16 +67,23 @@ class Queries:
             return [StudyInfo(*row) for row in self.db.execute(query)]
 
     def study(self, name: str) -> StudyRecord:
+        record = self.find_study(name)
+        if record is None:
+            known = ", ".join(s.name for s in self.studies()) or "none yet"
+            raise StoreError(
+                f"No study {name!r} in the store {str(self.path)!r} (studies: {known})."
+            )
+        return record
+
+    def find_study(self, name: str) -> StudyRecord | None:
+        """The study's record, or None where the store has no study of that name."""
         with errors(self.path, "read"):
             row = self.db.execute(
                 "SELECT name, kind, settings, title, description FROM studies WHERE name = ?",
                 (name,),
             ).fetchone()
         if row is None:
-            known = ", ".join(s.name for s in self.studies()) or "none yet"
-            raise StoreError(
-                f"No study {name!r} in the store {str(self.path)!r} (studies: {known})."
-            )
+            return None
         return StudyRecord(row[0], row[1], plain(json.loads(row[2])), row[3], row[4])
 
     def runs(self, study: str | None = None) -> RunRecords:
@@ -166,8 +172,7 @@ class Queries:
         from descend import report_page
 
         study, results = self._load(name)
-        rows = provenance.summary(results.provenance)
-        return report_page.write(study, out, format=format, reproducibility=rows)
+        return report_page.write_study(study, out, results, format=format)
 
 
 def _spec_of(content: str, shown: str) -> RunSpec:

@@ -24,7 +24,7 @@ class StudyRecord:
     """A study as the store keeps it: enough to rebuild the object its command returned."""
 
     name: str
-    kind: str  # surface | compare
+    kind: str  # surface | compare | lr-find
     settings: Mapping[str, Any] = field(default_factory=dict)  # plain data
     title: str = ""
     description: str = ""

@@ -3,6 +3,7 @@
     store = descend.open_store()                  # ./descend-out/descend.sqlite
     results = store.run(specs, study=record)      # found runs read, missing ones run
     store.studies(); store.runs(study="gd-vs-sgd"); store.load_study("gd-vs-sgd")
+    store.keep_study(record)                      # a study with no runs (lr-find)
 
 `run` looks every spec up first and runs only the missing ones, writing each group of
 runs in one transaction as soon as the engine yields it: a study killed half-way keeps
@@ -149,6 +150,11 @@ class Store(Queries):
         with self.transaction("write runs to") as db:
             db.executemany(f"INSERT OR {verb} INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return records
+
+    def keep_study(self, study: StudyRecord) -> None:
+        """Write a study that has no runs (an lr range test: its curves are its settings),
+        in one transaction, replacing any study of that name."""
+        self._write_study(study, [], [])
 
     def _write_study(self, study: StudyRecord, keys: list, shown: list) -> None:
         settings = json.dumps(canonical(dict(study.settings)), sort_keys=True)

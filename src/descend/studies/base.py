@@ -6,6 +6,9 @@ A study (surface, compare, ...) holds its run specs and results and offers
     study.tables()    -> [Table]                    raw numbers, with their formats
     study.figures()   -> {name: () -> figure}       built on demand: matplotlib Figure,
                                                     plotly Figure, or DescentAnimation
+    study.provenance  (optional)                    reproducibility records of its own
+                                                    computation, for a study whose work
+                                                    is not runs (an lr range test)
 
 so `descend.report` can write any study (CSV of raw numbers, Markdown of formatted ones,
 PNG / HTML / GIF figures) without knowing what kind it is.
