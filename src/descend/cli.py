@@ -106,7 +106,7 @@ def demo(
     _run_experiment("adam-vs-adadelta", out / "adam-vs-adadelta", gif=True, overrides=digits)
     few_seeds = {"seeds": 2} if quick else {}
     _run_experiment("schedules", out / "schedules", gif=False, overrides=few_seeds)
-    lr_find_command(task="digits-convnet", opt="adam", seeds=3, out=out / "lr-find")
+    lr_find_command(task="digits-convnet", opt="adam", seeds=3, out=out / "lr-find", no_store=True)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -210,7 +211,9 @@ def report(
         raise StoreError(
             f"Invalid --format {format!r} (allowed: {', '.join(report_page.FORMATS)})."
         )
-    path = out or Path("descend-out") / f"{study.replace('/', '-')}.{format}"
+    # a file name from the study's name: lr-find/digits-mlp/sgd:momentum=0.9 has '/' and ':'
+    stem = re.sub(r"[^A-Za-z0-9._=-]+", "-", study).strip("-")
+    path = out or Path("descend-out") / f"{stem}.{format}"
     with _reading(store) as opened_store:
         opened_store.study(study)  # (an unknown study is refused before any folder is made)
         if out is None:
