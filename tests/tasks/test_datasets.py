@@ -509,3 +509,25 @@ def test_real_mnist(monkeypatch):
     raw = load("mnist", data_dir=MNIST, normalize=False)
     assert raw.train_x.mean().item() == pytest.approx(0.1307, abs=1e-4)
     assert raw.train_x.max() == 1 and raw.train_x.min() == 0
+
+
+def test_a_study_finds_the_files_where_its_data_dir_says(tmp_path, no_env):
+    """Only data_dir knows where MNIST is (no $DESCEND_DATA, an empty cache): the task is
+    built with it, by descend.compare and by the command line alike."""
+    from typer.testing import CliRunner
+
+    import descend
+    from descend.cli import app
+
+    write_tiny_idx(tmp_path / "data", train=40, test=10)
+    study = descend.compare(
+        "mnist-mlp", ["sgd:lr=0.1"], epochs=1, seeds=1, data_dir=str(tmp_path / "data")
+    )
+    assert study.results[0].evaluated_at.tolist() == [0, 2]  # 40 examples in batches of 32
+    result = CliRunner().invoke(
+        app,
+        ["compare", "--task", "mnist-mlp", "--data-dir", str(tmp_path / "data"), "--epochs", "1",
+         "--seeds", "1", "--no-store", "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "summary.csv").exists()

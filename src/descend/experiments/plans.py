@@ -148,7 +148,8 @@ def compare_plan(
     every optimizer (a row per optimizer and schedule); schedule_unit: "step" (the
     schedule's k counts updates) or "epoch" (k counts epochs: torch's scheduler.step()
     after each epoch)."""
-    spec = vocabulary.with_data(vocabulary.task(task, kind="task"), dataset, data_dir)
+    # (built once its data settings are in: MNIST's files may be only where data_dir says)
+    spec = vocabulary.with_data(vocabulary.task(task, "task", build=False), dataset, data_dir)
     if (epochs is None) == (updates is None):
         raise DescendError(
             "Give the budget as epochs or as updates, not both and not neither.", key="epochs"

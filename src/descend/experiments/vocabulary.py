@@ -149,10 +149,11 @@ def _call_form(text: str) -> str:
     return text
 
 
-def task(value: str | TaskSpec, kind: str = "task") -> TaskSpec:
+def task(value: str | TaskSpec, kind: str = "task", build: bool = True) -> TaskSpec:
     """'anisotropic:kappa=100', 'quadratic-regression', or a formula in w1, w2 (checked:
     built once, which parses a formula once). `kind`: "surface" for the surface lab (an
-    unknown name lists the surfaces), "task" for a task with data (lists those)."""
+    unknown name lists the surfaces), "task" for a task with data (lists those). build:
+    False where settings still to come decide what it loads (a network's data_dir)."""
     if isinstance(value, TaskSpec):
         spec = value
     else:  # (a formula's syntax error names its column: the text, not a call)
@@ -177,8 +178,9 @@ def task(value: str | TaskSpec, kind: str = "task") -> TaskSpec:
             "(descend.compare).",
             key="surface",
         )
-    with blame(kind):
-        spec.build()
+    if build:
+        with blame(kind):
+            spec.build()
     return spec
 
 
@@ -260,7 +262,7 @@ def with_data(spec: TaskSpec, dataset: str | None, data_dir: str | None) -> Task
     """The task learning `dataset` from files in `data_dir` (a network task's settings)."""
     changes = {k: v for k, v in (("dataset", dataset), ("data_dir", data_dir)) if v is not None}
     if not changes:
-        return spec
+        return task(spec)
     takes = tasks.defaults(spec.name)
     for key in changes:
         if key not in takes:
