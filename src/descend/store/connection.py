@@ -109,7 +109,11 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
 
 def _open(path: Path, *, read_only: bool) -> sqlite3.Connection:
     if not read_only:
-        return sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+        # (check_same_thread off: the store's writer thread writes while a study computes,
+        # and only it uses the connection then)
+        return sqlite3.connect(
+            path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
+        )
     uri = path.resolve().as_uri()
     try:
         db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_SECONDS, isolation_level=None)

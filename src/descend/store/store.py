@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import socket
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -111,13 +113,16 @@ class Store(Queries):
             if key in found:
                 results[i], records[i] = self._result(specs[i], found[key])
         todo = [specs[i] for i in missing]
-        for indices, group in stream(todo, device=device, progress=progress):
-            chosen = [missing[j] for j in indices]
-            written = self._write_runs(
-                [(keys[i], contents[i], shown[i], r) for i, r in zip(chosen, group, strict=True)]
-            )
-            for i, result, record in zip(chosen, group, written, strict=True):
-                results[i], records[i] = result, record
+        with BackgroundWriter(self._write_rows) as writer:
+            for indices, group in stream(todo, device=device, progress=progress):
+                chosen = [missing[j] for j in indices]
+                runs = [
+                    (keys[i], contents[i], shown[i], r) for i, r in zip(chosen, group, strict=True)
+                ]
+                written = _records(runs)
+                writer.write(runs, written)
+                for i, result, record in zip(chosen, group, written, strict=True):
+                    results[i], records[i] = result, record
         return StoredResults([r for r in results if r is not None], records)
 
     def _announce(self, total: int, found: int, unkeyed: list[int]) -> None:
@@ -131,14 +136,13 @@ class Store(Queries):
                 "in their spec has no content key): they run, and are not kept"
             )
 
-    def _write_runs(self, runs: list[tuple[str | None, Any, Any, RunResult]]) -> list[dict]:
-        """One group's runs (key, canonical content, shown, result), in one transaction;
-        their reproducibility records."""
-        now, rows, records = time.time(), [], []
-        command = provenance.command_line()
-        for key, canonical_content, shown, result in runs:
-            record = provenance.run_record(result, command=command)
-            records.append(record)
+    def _write_rows(
+        self, runs: list[tuple[str | None, Any, Any, RunResult]], records: list
+    ) -> None:
+        """One group's runs (key, canonical content, shown, result) and their
+        reproducibility records, in one transaction."""
+        now, rows = time.time(), []
+        for (key, canonical_content, shown, result), record in zip(runs, records, strict=True):
             if key is None:
                 continue
             numbers, tensors = codec.encode(result)
@@ -149,12 +153,6 @@ class Store(Queries):
         verb = "REPLACE" if self.rerun else "IGNORE"  # IGNORE: another process wrote it first
         with self.transaction("write runs to") as db:
             db.executemany(f"INSERT OR {verb} INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        return records
-
-    def keep_study(self, study: StudyRecord) -> None:
-        """Write a study that has no runs (an lr range test: its curves are its settings),
-        in one transaction, replacing any study of that name."""
-        self._write_study(study, [], [])
 
     def _write_study(self, study: StudyRecord, keys: list, shown: list) -> None:
         settings = json.dumps(canonical(dict(study.settings)), sort_keys=True)
@@ -163,6 +161,52 @@ class Store(Queries):
             put_study(
                 db, (study.name, study.kind, study.title, study.description, settings), members
             )
+
+
+def _records(runs: list[tuple[Any, Any, Any, RunResult]]) -> list[dict]:
+    """Each finished run's reproducibility record (made where the run finished)."""
+    command = provenance.command_line()
+    return [provenance.run_record(result, command=command) for *_, result in runs]
+
+
+class BackgroundWriter:
+    """Writes each finished group on a thread of its own while the engine computes the
+    next one (SQLite and the tensor encoding release the GIL; torch runs on other
+    cores), so a study waits only for the writing of its last group.
+
+    Groups are written in order, each in its own transaction, as soon as the thread is
+    free. Leaving the block waits for every write, also when the study stopped with an
+    error or Ctrl-C: what was computed is kept. A failed write stops the study at its
+    next group and is raised as it would have been without the thread."""
+
+    def __init__(self, write: Callable[..., None]):
+        self.write_group = write
+        self.queue: queue.Queue[tuple | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="descend-store", daemon=True)
+
+    def __enter__(self) -> BackgroundWriter:
+        self.thread.start()
+        return self
+
+    def write(self, *group: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(group)
+
+    def _loop(self) -> None:
+        while (group := self.queue.get()) is not None:
+            if self.error is None:  # (after a failure the rest are not written)
+                try:
+                    self.write_group(*group)
+                except BaseException as problem:  # raised in the study's thread
+                    self.error = problem
+
+    def __exit__(self, kind: Any, problem: BaseException | None, trace: Any) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and problem is None:
+            raise self.error
 
 
 def put_study(db: sqlite3.Connection, study: tuple, members: Sequence[tuple[str, str]]) -> None:
