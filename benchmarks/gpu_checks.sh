@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu_checks.sh tests profile   # only those parts
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-out}
-PARTS=${*:-"tests recipe steps profile"}
+PARTS=${*:-"tests recipe steps profile mnist"}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD/src:$PWD/benchmarks" PYTHONUNBUFFERED=1 DESCEND_DATA="$PWD/.gpudata"
 export DESCEND_STORE=/tmp/descend-gpu.sqlite
@@ -27,4 +27,21 @@ case " $PARTS " in *" steps "*)
 esac
 case " $PARTS " in *" profile "*)
   python3 benchmarks/gpu_profile.py 2>&1 | tee "$OUT/gpu_profile.log";;
+esac
+case " $PARTS " in *" mnist "*)  # seed 002's recipe on real MNIST, 5 seeds, paired
+  python3 - "$OUT" <<'PY' 2>&1 | tail -60 | tee "$OUT/mnist_recipe.log"
+import sys, time
+import descend
+from descend.report import markdown, png_bytes
+began = time.perf_counter()
+[study] = descend.run("adam-vs-adadelta", overrides={"seeds": 5, "device": "cuda"})
+print(f"5 seeds x 2 rules x 5 epochs on real MNIST: {time.perf_counter() - began:.0f} s")
+print(markdown(study, study.tables()))
+figures = study.figures()
+for name in ("evaluations", "layers"):
+    if name in figures:
+        with open(f"{sys.argv[1]}/{name}.png", "wb") as f:
+            f.write(png_bytes(figures[name](), 110))
+PY
+;;
 esac

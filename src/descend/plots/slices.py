@@ -14,9 +14,9 @@ the loss those coordinates add; heights are true losses, never offsets.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
@@ -29,6 +29,17 @@ from descend.plots._contour import BACKGROUND
 
 Rows = Mapping[str, Sequence[RunResult]]  # a study's rows (label × regime) -> runs by seed
 MAX_POINTS = 2000  # points per path drawn (a path of 30 000 single-example updates is thinned)
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+
+def _go():
+    """plotly's graph objects, imported when a 3-D figure is drawn (0.4 s to import: a
+    study that draws none, or a machine without plotly, does not pay for it)."""
+    import plotly.graph_objects as go
+
+    return go
 
 
 class Slice:
@@ -251,8 +262,8 @@ def slice_3d(view: Slice, rows: Rows, title: str) -> go.Figure:
     the loss of each iterate (on all data) as its height."""
     window = view.window(rows)
     xs, ys, values = view.grid(window, resolution=60)
-    fig = go.Figure(
-        go.Surface(
+    fig = _go().Figure(
+        _go().Surface(
             x=xs,
             y=ys,
             z=values,
@@ -268,7 +279,7 @@ def slice_3d(view: Slice, rows: Rows, title: str) -> go.Figure:
         heights = view.losses(torch.from_numpy(points))
         color = "rgb({},{},{})".format(*(int(255 * c) for c in colors[name]))
         fig.add_trace(
-            go.Scatter3d(
+            _go().Scatter3d(
                 x=points[:, view.index[0]].round(5),
                 y=points[:, view.index[1]].round(5),
                 z=heights.round(5),

@@ -13,9 +13,9 @@ A page for 10 000 runs × 1 000 steps stays small and quick to make:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 
 from descend.engine import RunResult
@@ -40,6 +40,17 @@ from descend.plots._contour import BACKGROUND_3D, minima_in
 from descend.tasks.surfaces import Surface, Window
 
 RESOLUTION = 80  # surface grid: 80 × 80 points
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+
+def _go():
+    """plotly's graph objects, imported when a 3-D figure is drawn (0.4 s to import: a
+    study that draws none, or a machine without plotly, does not pay for it)."""
+    import plotly.graph_objects as go
+
+    return go
 
 
 def surface_3d(
@@ -70,7 +81,7 @@ def surface_3d(
     traces: list = [_surface_trace(xs, ys, values, np.log10(gap), f"log10({gap_name(surface)})")]
     traces += [scene.paths(label, group, colors[label]) for label, group in shown.items()]
     traces += _marker_traces(scene, [run for group in shown.values() for run in group])
-    fig = go.Figure(traces)
+    fig = _go().Figure(traces)
     (x0, x1), (y0, y1) = window
     heading = html_text(title or surface_title(surface))
     drawn = sum(map(len, shown.values()))
@@ -94,7 +105,7 @@ def surface_3d(
 
 
 def _surface_trace(xs, ys, values: np.ndarray, color: np.ndarray, name: str) -> go.Surface:
-    return go.Surface(
+    return _go().Surface(
         x=xs.astype(np.float32),
         y=ys.astype(np.float32),
         z=values.astype(np.float32),
@@ -136,7 +147,7 @@ class _Scene:
             fades += [kept / max(len(xyz) - 1, 1), [0.0]]
         xyz, step, fade = (np.concatenate(parts)[:-1] for parts in (rows, steps, fades))
         light, dark = (f"rgb({r:.0f},{g:.0f},{b:.0f})" for r, g, b in 255 * fading_colors(color, 2))
-        return go.Scatter3d(
+        return _go().Scatter3d(
             x=xyz[:, 0].astype(np.float32),
             y=xyz[:, 1].astype(np.float32),
             z=xyz[:, 2].astype(np.float32),
@@ -183,7 +194,7 @@ def _marker_traces(scene: _Scene, runs: Sequence[RunResult]) -> list[go.Scatter3
             symbol, size, fill, outline = _MARKERS_3D[name]
             xyz = scene.place(clip_to_window(np.array(where), scene.window)).astype(np.float32)
             traces.append(
-                go.Scatter3d(
+                _go().Scatter3d(
                     x=xyz[:, 0],
                     y=xyz[:, 1],
                     z=xyz[:, 2],
