@@ -154,6 +154,11 @@ class Store(Queries):
         with self.transaction("write runs to") as db:
             db.executemany(f"INSERT OR {verb} INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
+    def keep_study(self, study: StudyRecord) -> None:
+        """Write a study that has no runs (an lr range test: its curves are its settings),
+        in one transaction, replacing any study of that name."""
+        self._write_study(study, [], [])
+
     def _write_study(self, study: StudyRecord, keys: list, shown: list) -> None:
         settings = json.dumps(canonical(dict(study.settings)), sort_keys=True)
         members = [(key, text) for key, text in zip(keys, shown, strict=True) if key]
