@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from descend.errors import DescendError
-from descend.optim.hyper import Hyper
+from descend.optim.hyper import Hyper, shareable
 from descend.optim.updates import Update, as_tensor
 from descend.registry import Registry
 
@@ -125,11 +125,14 @@ class Elementwise(Optimizer):
             raise ValueError(f"{self.name} needs the gradients: update(grads, state, params).")
         updates: dict[str, Tensor] = {}
         new_state = dict(state)
+        shared = {} if shareable(self.hyperparams) else None
         for key, param in params.items():
             grad = grads.get(key)
             if grad is None:  # as torch.optim: a parameter without gradient is left alone
                 continue
-            update, new_state[key] = self.step_one(grad, state[key], param, self.hyperparams)
+            update, new_state[key] = self.step_one(
+                grad, state[key], param, self.hyperparams, shared=shared
+            )
             updates[key] = as_tensor(update, param)
         return updates, new_state
 
@@ -158,13 +161,21 @@ class Elementwise(Optimizer):
         hyperparams: Mapping[str, Any],
         *,
         reuse_state: bool = False,
+        shared: dict[int, Hyper] | None = None,
     ) -> tuple[Tensor | Update, State]:
         """One update of one tensor: the part shared by `update` and `to_torch`.
 
         With `reuse_state`, the rule may write the new state into the old state's tensors
-        (the caller keeps only the new state: `to_torch`); the arithmetic is the same."""
+        (the caller keeps only the new state: `to_torch`); the arithmetic is the same.
+        `shared`: the caller's cache of one `Hyper` per step for tensors whose
+        hyper-parameters hold no tensor (`shareable`): nothing is then fitted to a tensor,
+        so all of a group's tensors can read the same one (Python time, not arithmetic)."""
         step = state["step"]  # updates done so far = index of this update
-        h = self.hyper(hyperparams, param, step, reuse_state)
+        h = shared.get(step) if shared is not None else None
+        if h is None:
+            h = self.hyper(hyperparams, param, step, reuse_state)
+            if shared is not None:
+                shared[step] = h
         if hyperparams.get("maximize", False):
             grad = -grad
         return self.update_tensor(grad, {**state, "step": step + 1}, param, h)

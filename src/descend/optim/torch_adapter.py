@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from descend.optim.base import Elementwise, get
+from descend.optim.hyper import shareable
 from descend.optim.updates import apply
 
 
@@ -51,6 +52,7 @@ class ElementwiseTorchOptimizer(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             hyperparams = self._hyperparams(group)
+            shared = {} if shareable(hyperparams) else None  # one Hyper for the group's tensors
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -58,7 +60,7 @@ class ElementwiseTorchOptimizer(torch.optim.Optimizer):
                 if not state:
                     state.update(self.rule.init_one(param, hyperparams))
                 update, new_state = self.rule.step_one(
-                    param.grad, state, param, hyperparams, reuse_state=True
+                    param.grad, state, param, hyperparams, reuse_state=True, shared=shared
                 )
                 state.update(new_state)
                 apply(update, param)
