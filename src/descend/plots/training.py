@@ -21,9 +21,10 @@ PANELS = {
 }
 
 
-def batch_losses(rows: Rows):
+def batch_losses(rows: Rows, xscale: str = "log"):
     """The loss of every batch (raw: faint) and its moving average (bold), median over
-    seeds, with the band of the moving average."""
+    seeds, with the band of the moving average. xscale "linear" where a schedule is at
+    work: its restarts and steps then show where they happen, not squeezed at the end."""
     colors = label_colors(list(rows))
     fig = new_figure(8.0, 4.6)
     ax = fig.add_subplot()
@@ -38,12 +39,16 @@ def batch_losses(rows: Rows):
         window = raw.shape[1] - length + 1
         x = np.arange(length) + window  # the update that ends each window
         _band(ax, x, np.stack([c[:length] for c in curves]), colors[name], name)
-    ax.set(xscale="log", yscale="log", xlabel="update", ylabel="batch loss")
+    ax.set(xscale=xscale, yscale="log", xlabel="update", ylabel="batch loss")
     ax.set_title(
         "Loss of every batch (faint) and its moving average (median over seeds, 10–90 % band)",
         fontsize=10,
     )
-    ax.legend(fontsize=8)
+    if len(rows) > 4:  # below the axes: inside, many entries hide the curves
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
+    else:
+        ax.legend(fontsize=8)
     return fig
 
 

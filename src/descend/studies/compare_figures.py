@@ -57,10 +57,11 @@ def figures(study: Any) -> Figures:
 
 def _network_figures(study: Any, rows: dict) -> Figures:
     out: Figures = {}
-    if any(bool((r.lr != r.lr[0]).any()) for r in study.results):  # a schedule at work
+    scheduled = any(bool((r.lr != r.lr[0]).any()) for r in study.results)
+    if scheduled:
         out["lr"] = lambda: lr_curves(rows)
     out |= {
-        "training": lambda: batch_losses(rows),
+        "training": lambda: batch_losses(rows, xscale="linear" if scheduled else "log"),
         "evaluations": lambda: evaluation_curves(rows, study.metrics()),
         "time": lambda: time_bars(study.summaries()),
     }
