@@ -28,6 +28,8 @@ def test_shareable_means_no_tensor_anywhere():
     assert shareable({"lr": 0.1, "betas": (0.9, 0.999), "amsgrad": False})
     assert not shareable({"lr": torch.tensor(0.1)})
     assert not shareable({"lr": 0.1, "betas": (torch.tensor(0.9), 0.999)})
+    # a schedule's value may be K lrs, fitted to each tensor (run-wise schedules)
+    assert not shareable({"lr": descend.schedules.cosine(lr=0.1, T_max=10)})
 
 
 def test_one_group_of_two_dtypes_matches_torch_with_and_without_sharing():

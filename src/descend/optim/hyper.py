@@ -83,13 +83,14 @@ _PLAIN = {int, float, bool, str, type(None)}
 
 def shareable(values: Mapping[str, Any]) -> bool:
     """Whether one `Hyper` can serve every tensor: no value is a tensor (a tensor is fitted
-    to each parameter's shape, dtype and device)."""
-    return not any(_holds_tensor(v) for v in values.values())
+    to each parameter's shape, dtype and device), nor a schedule (its value may be one:
+    a run-wise schedule gives K lrs)."""
+    return not any(_holds_tensor(v) or callable(v) for v in values.values())
 
 
 def _holds_tensor(value: Any) -> bool:
     if isinstance(value, tuple):
-        return any(_holds_tensor(v) for v in value)
+        return any(_holds_tensor(v) or callable(v) for v in value)
     return isinstance(value, Tensor)
 
 
