@@ -42,14 +42,30 @@ def descend_command(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
 
 
+def _stored_runs(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+    except sqlite3.OperationalError:  # not made yet, or locked for a moment
+        return 0
+
+
 def test_a_study_killed_mid_run_keeps_its_finished_runs_and_resumes(tmp_path):
     path, signal_file = tmp_path / "runs.sqlite", tmp_path / "signal"
     child = subprocess.Popen([sys.executable, "-c", KILLED, str(path), str(signal_file)])
     try:
-        deadline = time.monotonic() + 240
-        while not signal_file.exists():
-            assert child.poll() is None and time.monotonic() < deadline, "the study never got there"
+        # the child sleeps in the second group once there; the first group's runs are
+        # written by the store's writer thread meanwhile: wait for both (a bounded number
+        # of polls guards against a hang, not a speed)
+        for _ in range(4800):
+            if signal_file.exists() and _stored_runs(path) == 2:
+                break
+            assert child.poll() is None, "the study ended before it was killed"
             time.sleep(0.05)
+        else:
+            raise AssertionError("the study never got to its second group")
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
