@@ -18,24 +18,12 @@ import argparse
 import time
 
 import torch
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 from descend.engine import OptimizerSpec, Regime, RunSpec, TaskSpec, run
+from regimes_lockstep import Reshuffled  # the engine's order, as that benchmark draws it
 
 BATCH = 32
-
-
-class Reshuffled(Sampler[int]):
-    """One permutation per epoch from the engine's data stream (as the engine draws)."""
-
-    def __init__(self, n: int, generator: torch.Generator):
-        self.n, self.generator = n, generator
-
-    def __iter__(self):
-        return iter(torch.randperm(self.n, generator=self.generator).tolist())
-
-    def __len__(self) -> int:
-        return self.n
 
 
 def specs(epochs: int) -> list[RunSpec]:

@@ -87,3 +87,11 @@ def point(name: str, value: Any, size: int | None = None) -> tuple[float, ...]:
     ):
         raise invalid(name, value, what)
     return tuple(float(x) for x in coordinates)
+
+
+def no_start(task: str, run: Any) -> None:
+    """A task with data starts each run from its seed's initial weights: refuse a start."""
+    if run.start is not None:
+        raise DescendError(
+            f"{task} starts from its seed's initial weights: start cannot apply.", key="start"
+        )

@@ -28,7 +28,6 @@ import torch
 from torch import Tensor, nn
 
 from descend import checks
-from descend.errors import DescendError
 from descend.tasks import datasets, networks, stacked
 
 EVAL_BATCH = 500
@@ -71,11 +70,7 @@ class Classification:
         return device.type != "cpu" or self.forward.dropout_features == ()
 
     def check(self, run: Any) -> None:
-        if run.start is not None:
-            raise DescendError(
-                f"{self.name} starts from its seed's initial weights: start cannot apply.",
-                key="start",
-            )
+        checks.no_start(self.name, run)
 
     def initial_params(self, run: Any, generator: torch.Generator) -> dict[str, Tensor]:
         """The network's own initialisation under torch.manual_seed(the init stream)."""

@@ -53,11 +53,7 @@ class Regression:
         return self.features.shape[0]
 
     def check(self, run: Any) -> None:
-        if run.start is not None:
-            raise DescendError(
-                f"{self.name} starts from its seed's initial weights: start cannot apply.",
-                key="start",
-            )
+        checks.no_start(self.name, run)
 
     def initial_params(self, run: Any, generator: torch.Generator) -> dict[str, Tensor]:
         return self.init(generator)
