@@ -30,6 +30,31 @@ def test_the_stacked_convnet_is_the_module_without_dropout(shape):
         torch.testing.assert_close(out[k], module(x[k]), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_stacked_convnets_gradients_are_the_modules_even_where_the_pool_ties(dtype):
+    """The stacked forward pools before its ReLU (max commutes with ReLU) and, on the CPU,
+    pools channels-last: the same gradients as the module's ReLU-then-pool, also on images
+    with a flat background (as MNIST's), where pooling windows tie."""
+    torch.manual_seed(2)
+    modules = [networks.convnet((1, 12, 12), 10).to(dtype) for _ in range(2)]
+    x = torch.zeros(2, 6, 1, 12, 12, dtype=dtype)
+    x[..., 3:8, 4:9] = torch.rand(2, 6, 1, 5, 5, dtype=dtype)  # a stroke on a flat background
+    y = torch.randint(0, 10, (2, 6))
+    params = {k: v.requires_grad_() for k, v in _stacked_params(modules).items()}
+    log_p = stacked.convnet((1, 12, 12))(params, x, None)
+    loss = -log_p.gather(2, y[..., None]).sum()
+    grads = torch.autograd.grad(loss, list(params.values()))
+    for k, module in enumerate(modules):
+        module.eval()
+        module_loss = torch.nn.functional.nll_loss(module(x[k]), y[k], reduction="sum")
+        module_grads = torch.autograd.grad(module_loss, list(module.parameters()))
+        for name, stacked_grad, module_grad in zip(params, grads, module_grads, strict=True):
+            tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+            torch.testing.assert_close(
+                stacked_grad[k], module_grad, rtol=tolerance, atol=tolerance, msg=name
+            )
+
+
 def test_the_stacked_convnet_applies_the_masks_where_the_module_drops():
     """With masks that keep everything the stacked forward is the eval-mode module; with a
     mask that drops one flattened feature, it equals the module whose fc1 ignores it."""
@@ -179,3 +204,47 @@ def test_the_digits_mlp_trains_as_the_plain_pytorch_loop_does():
         torch.testing.assert_close(result.final_params[name], value.detach(), rtol=1e-9, atol=1e-10)
     accuracy = (model(data.test_x.double()).argmax(1) == data.test_y).double().mean()
     assert float(result.evaluations["test_accuracy"][-1]) == float(accuracy) > 0.85
+
+
+def test_the_digits_convnet_trains_as_the_plain_pytorch_loop_does():
+    """Seed 002's nn.Module, torch.optim.Adam and the same batches, with the same dropout
+    masks fed to its two dropout layers: the same weights and test accuracy after an
+    epoch (descend's forward runs channels-last and pools before its ReLU on the CPU)."""
+    spec = RunSpec(
+        TaskSpec("digits-convnet"), OptimizerSpec("adam", {"lr": 1e-3}), epochs=1,
+        regime=Regime.parse("minibatch:32:shuffle"), seed=3, dtype="float64",
+    )  # fmt: skip
+    result = run([spec])[0]
+    task = spec.built_task.on(torch.device("cpu"), torch.float64)
+    torch.manual_seed(spec.stream("init"))
+    model = task.make_network().double()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    masks: list[torch.Tensor] = []
+    model.dropout1 = _GivenMask(masks, 0)
+    model.dropout2 = _GivenMask(masks, 1)
+    order = torch.Generator().manual_seed(spec.stream("data"))
+    data = task.data
+    for t, batch in enumerate(torch.randperm(len(data.train_y), generator=order).split(32)):
+        step = Step(t, (spec.stream("dropout"),))
+        masks[:] = task._masks(step, (1, len(batch)), "cpu", torch.float64)
+        optimizer.zero_grad()
+        torch.nn.functional.nll_loss(model(data.train_x[batch]), data.train_y[batch]).backward()
+        optimizer.step()
+    for name, value in model.named_parameters():
+        torch.testing.assert_close(result.final_params[name], value.detach(), rtol=1e-9, atol=1e-10)
+    model.eval()
+    accuracy = (model(data.test_x).argmax(1) == data.test_y).double().mean()
+    assert float(result.evaluations["test_accuracy"][-1]) == float(accuracy) > 0.5
+
+
+class _GivenMask(torch.nn.Module):
+    """A dropout layer that multiplies by the mask it is given (already scaled)."""
+
+    def __init__(self, masks: list[torch.Tensor], layer: int):
+        super().__init__()
+        self.masks, self.layer = masks, layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        return x.flatten(1) * self.masks[self.layer][0]

@@ -62,11 +62,12 @@ class Classification:
 
     def stacks_on(self, device: torch.device) -> bool:
         """Whether K runs should share one stacked computation on `device`. Not a ConvNet
-        on the CPU: K runs as one grouped convolution took as long as, or longer than,
-        K runs one after another (measured on this project's 2-core CPU: 55.8–128.6 ms
-        per run-step for K = 6 stacked against 56.8–107.9 ms one by one, on a busy
-        machine; the evaluation's forward of 10 000 images took 11.9 s for K = 2 stacked
-        and 4.4 s for K = 1). MLPs (matrix products) stack well everywhere."""
+        on the CPU: K runs as one grouped convolution cost more per run-step than runs
+        one by one (measured on this project's 2-core CPU, seed 002's batch of 32, Adam:
+        7.3 ms per run-step for K = 6 stacked and 6.8 ms for K = 2, on two threads;
+        6.3 ms for one run on two threads; two one-thread workers side by side, 10–12 ms
+        each, i.e. 5–6 ms per run-step for the machine). MLPs (matrix products) stack
+        well everywhere; on CUDA ConvNets do too (K = 8 seeds cost 1.4× one seed)."""
         return device.type != "cpu" or self.forward.dropout_features == ()
 
     def check(self, run: Any) -> None:

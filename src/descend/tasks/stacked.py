@@ -15,6 +15,7 @@ so that each run's masks can come from its own random stream; None means no drop
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -38,11 +39,35 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
 
 
 def _conv(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """x (B, K·C, H, W), weight (K, out, C, h, w) -> (B, K·out, H', W'), one conv per run."""
+    """x (B, K·C, H, W), weight (K, out, C, h, w) -> (B, K·out, H', W'), one conv per run;
+    channels-last in, channels-last out."""
     runs, out = weight.shape[:2]
-    return functional.conv2d(
-        x, weight.reshape(runs * out, *weight.shape[2:]), bias.reshape(-1), groups=runs
-    )
+    weight = weight.reshape(runs * out, *weight.shape[2:])
+    if weight.shape[1] == 1 and x.is_contiguous(memory_format=torch.channels_last):
+        # one input channel: oneDNN reads the layout from the weight as well
+        weight = weight.contiguous(memory_format=torch.channels_last)
+    return functional.conv2d(x, weight, bias.reshape(-1), groups=runs)
+
+
+def _channels_last(x: Tensor) -> Tensor:
+    """x in the channels-last layout, also with a single channel (where `contiguous` sees
+    nothing to do, and oneDNN would answer channels-first)."""
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return x
+    return torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
+
+
+class _ChannelsFirst(torch.autograd.Function):
+    """A channels-last tensor copied to the usual layout, whose gradient goes back
+    channels-last: max-pool's backward is ~5× slower given a gradient in the other layout."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return x.contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad.contiguous(memory_format=torch.channels_last)
 
 
 class ConvNetForward(Forward):
@@ -56,9 +81,20 @@ class ConvNetForward(Forward):
     def __call__(self, params: Params, x: Tensor, masks: Sequence[Tensor] | None) -> Tensor:
         runs, batch = x.shape[:2]
         x = x.transpose(0, 1).reshape(batch, -1, *x.shape[3:])  # (B, K·C, H, W)
+        # On the CPU the layers run channels-last: oneDNN pools that layout ~10× faster
+        # (0.24 ms against 2.65 ms for seed 002's batch of 32, one thread), convolves it a
+        # little faster, and the first convolution's output needs no conversion. ReLU after
+        # the pool is the same function and gradient on 4× fewer elements (max commutes
+        # with ReLU). Together 12.0 → 8.6 ms an update on one thread.
+        channels_last = x.device.type == "cpu"
+        if channels_last:
+            x = _channels_last(x)
         x = torch.relu(_conv(x, params["conv1.weight"], params["conv1.bias"]))  # (B, K·16, ..)
-        x = torch.relu(_conv(x, params["conv2.weight"], params["conv2.bias"]))  # (B, K·32, ..)
+        x = _conv(x, params["conv2.weight"], params["conv2.bias"])  # (B, K·32, ..)
         x = torch.max_pool2d(x, 2)  # (B, K·32, h, w)
+        if channels_last:
+            x = _ChannelsFirst.apply(x)
+        x = torch.relu(x)
         x = x.reshape(batch, runs, -1).transpose(0, 1)  # (K, B, 32·h·w)
         if masks is not None:
             x = x * masks[0]
