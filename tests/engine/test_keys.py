@@ -4,15 +4,18 @@ function runs but has no key; keys are the same in another process."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
 from typing import Any
 
 import pytest
+import torch
 
 from descend import engine, schedules
-from descend.engine import OptimizerSpec, Regime, RunSpec, TaskSpec
+from descend.engine import OptimizerSpec, Regime, RunSpec, TaskSpec, keys
 from descend.errors import DescendError
 from descend.experiments import vocabulary
 from descend.tasks import surfaces
@@ -44,6 +47,22 @@ def surface_run(**changes: Any) -> RunSpec:
     }
     fields.update(changes)
     return RunSpec(**fields)
+
+
+def test_a_key_is_the_digest_of_its_content_as_sorted_json() -> None:
+    """The definition stored keys were made by (keys must not drift between versions: a
+    store's runs would all be missed), also for content holding a tensor and a schedule."""
+    specs = [
+        base(),
+        surface_run(start=(0.5, -1.25)),
+        base(hyper={"lr": schedules.cosine(lr=0.1, T_max=10)}),
+        base(hyper={"lr": torch.tensor([0.1, 0.2])}),
+    ]
+    for spec in specs:
+        content = keys.canonical(spec.content())
+        text = json.dumps({"v": keys.KEY_VERSION, "data": content}, sort_keys=True)
+        assert spec.key == hashlib.sha256(text.encode()).hexdigest()[:20]
+        assert keys.text_digest(keys.canonical_text(content)) == spec.key
 
 
 def test_a_key_is_twenty_hex_digits() -> None:
@@ -208,7 +227,7 @@ def test_a_custom_task_object_runs_but_its_key_is_refused() -> None:
 
 CHILD = """
 from descend import schedules
-from descend.engine import OptimizerSpec, Regime, RunSpec, TaskSpec
+from descend.engine import OptimizerSpec, Regime, RunSpec, TaskSpec, keys
 spec = RunSpec(
     TaskSpec("quadratic-regression", {"n": 60, "a_std": 0.25}),
     OptimizerSpec("adam", {"lr": schedules.get("step", lr=0.01, step_size=3, gamma=0.5),

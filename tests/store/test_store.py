@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import sqlite3
+import threading
 
 import pytest
 import torch
@@ -209,6 +210,44 @@ def test_the_store_file_is_sqlite_in_wal_mode_with_its_schema_version(store):
         assert db.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("1",)
         spec = json.loads(db.execute("SELECT spec FROM runs LIMIT 1").fetchone()[0])
     assert set(spec["map"]) >= {"task", "optimizer", "budget", "seed", "dtype"}
+
+
+def test_checkpoints_are_the_writer_threads_not_inside_a_groups_commit(store, monkeypatch):
+    """SQLite's automatic checkpoint is off (it ran inside the commit of whichever group
+    crossed its threshold: a study's last group made the study wait for it); the store's
+    writer thread checkpoints after CHECKPOINT_BYTES of runs, and every run is in the
+    store's file after it."""
+    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    threads: list[str] = []
+    real = Store.checkpoint
+
+    def checkpoint(self):
+        threads.append(threading.current_thread().name)
+        real(self)
+
+    monkeypatch.setattr(Store, "checkpoint", checkpoint)
+    small_surface(store)  # one group: sgd with and without momentum, stacked
+    assert threads == []  # 2 small runs: far below 32 MiB
+    assert store.unsaved > 0
+    monkeypatch.setattr(store_module, "CHECKPOINT_BYTES", 1)
+    small_surface(store, seed=1)
+    assert threads == ["descend-store"]  # after its group, on the writer's thread
+    assert store.unsaved == 0
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (4,)
+        log, done = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1:]
+    assert log == done  # nothing left in the log that the store's file has not
+
+
+def test_a_log_left_by_a_killed_process_counts_towards_the_next_checkpoint(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    first = Store(path, say=lambda message: None)
+    small_surface(first)  # (never closed: its log stays, as a SIGKILL leaves it)
+    left = path.with_name(path.name + "-wal").stat().st_size
+    assert left > 0
+    with Store(path, say=lambda message: None) as second:
+        assert second.unsaved == left
+    first.close()
 
 
 def test_the_store_path_is_explicit_else_the_environment_else_descend_out(monkeypatch, tmp_path):

@@ -32,7 +32,14 @@ class NotPlainDataError(DescendError):
 
 def canonical(value: Any) -> Any:
     """`value` as JSON-ready plain data, the same for equal values however written."""
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)  # (the common plain types first, by type: a store keys every run)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {"map": {str(k): canonical(v) for k, v in sorted(value.items(), key=_by_key)}}
+    if kind is tuple or kind is list:
+        return [canonical(v) for v in value]
+    if isinstance(value, bool | str):
         return value
     if isinstance(value, int):
         return value
@@ -74,6 +81,18 @@ def content_key(data: Mapping[str, Any]) -> str:
 
 
 def digest(canonical_data: Any) -> str:
-    """The key of data already canonical (the store has it at hand: one pass, not two)."""
-    text = json.dumps({"v": KEY_VERSION, "data": canonical_data}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    """The key of data already canonical (the store has it at hand: one pass, not two):
+    the SHA-256 of json.dumps({"v": KEY_VERSION, "data": canonical_data}, sort_keys=True)."""
+    return text_digest(canonical_text(canonical_data))
+
+
+def canonical_text(canonical_data: Any) -> str:
+    """The JSON text a key is the digest of (the store keeps it as the run's spec)."""
+    return json.dumps(canonical_data, sort_keys=True)
+
+
+def text_digest(text: str) -> str:
+    """`digest` of the data whose `canonical_text` is `text`: the same JSON, wrapped as
+    json.dumps writes {"v": ..., "data": ...} with sorted keys, without dumping twice."""
+    wrapped = f'{{"data": {text}, "v": {KEY_VERSION}}}'
+    return hashlib.sha256(wrapped.encode()).hexdigest()[:20]

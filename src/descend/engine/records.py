@@ -7,6 +7,8 @@ for the GPU inside its loop. The records come back to the CPU once, at the end.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -25,10 +27,21 @@ def flat(params: Mapping[str, Tensor]) -> Tensor:  # (K, dim): every run's numbe
 
 def flat_names(params: Mapping[str, Tensor]) -> tuple[str, ...]:
     """Names of the flattened numbers: 'w' for a scalar per run, 'w[0]', 'w[1]', ... else."""
+    return _flat_names(tuple((key, tuple(p.shape[1:])) for key, p in params.items()))
+
+
+def run_flat_names(params: Mapping[str, Tensor]) -> tuple[str, ...]:
+    """`flat_names` of one run's parameters (no run axis)."""
+    return _flat_names(tuple((key, tuple(p.shape)) for key, p in params.items()))
+
+
+@functools.lru_cache(maxsize=64)
+def _flat_names(shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[str, ...]:
+    # Kept per shape: a network has thousands of names, made once, not per run stored
+    # (the same tuple object then compares in microseconds).
     names: list[str] = []
-    for key, p in params.items():
-        count = p[0].numel()
-        names += [key] if p[0].ndim == 0 else [f"{key}[{i}]" for i in range(count)]
+    for key, shape in shapes:
+        names += [key] if shape == () else [f"{key}[{i}]" for i in range(math.prod(shape))]
     return tuple(names)
 
 

@@ -109,9 +109,15 @@ class TaskSpec:
 
     def content(self) -> dict[str, Any]:
         """The name and every parameter, defaults included (written or not, the same task)."""
+        return {"name": self.name, "params": dict(self._content_params)}
+
+    @cached_property
+    def _content_params(self) -> dict[str, Any]:
+        # once per spec: a study's runs share their task spec, and a surface study stores
+        # thousands of runs (the defaults are read from the task's signature)
         from descend import tasks
 
-        return {"name": self.name, "params": tasks.content_params(self.name, dict(self.params))}
+        return tasks.content_params(self.name, dict(self.params))
 
     def __str__(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in self.params.items())

@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load
 
 from descend.engine import RunResult, RunSpec
-from descend.engine.records import flat_names
+from descend.engine.records import run_flat_names
 from descend.store.connection import StoreError
 
 # tensors in the buffer: loss, lr, evaluated_at, epoch_seconds, trajectory (if kept),
@@ -71,37 +71,56 @@ DTYPES = {
 def safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
     """The safetensors file of `tensors` (the format's spec: header, then data in order)."""
     assert sys.byteorder == "little"  # the format's byte order is the memory's, here
+    arrays = [_host_array(tensor) for tensor in tensors.values()]
+    signature = tuple(
+        (name, tensor.dtype, tuple(tensor.shape), array.nbytes)
+        for (name, tensor), array in zip(tensors.items(), arrays, strict=True)
+    )
+    header = _HEADERS.get(signature)
+    if header is None:  # (a group's runs share one: same names, shapes and dtypes)
+        header = _HEADERS[signature] = _header(signature)
+        if len(_HEADERS) > 256:
+            _HEADERS.pop(next(iter(_HEADERS)))
+    return b"".join([header, *(array.data for array in arrays)])
+
+
+_HEADERS: dict[tuple, bytes] = {}
+
+
+def _host_array(tensor: torch.Tensor) -> Any:
+    """The tensor's numbers as a contiguous numpy array on the host (no copy when they
+    are one already, as a run's rows of its group's records are)."""
+    flat = tensor.detach() if tensor.requires_grad else tensor
+    if flat.device.type != "cpu":
+        flat = flat.cpu()
+    if not flat.is_contiguous():
+        flat = flat.contiguous()
+    if flat.dtype == torch.bfloat16:  # (numpy has no bfloat16: its bytes as they are)
+        flat = flat.reshape(-1).view(torch.uint8)
+    return flat.numpy()
+
+
+def _header(signature: tuple) -> bytes:
     header: dict[str, Any] = {}
-    chunks: list[bytes] = []
     offset = 0
-    for name, tensor in tensors.items():
-        flat = tensor.detach().cpu().contiguous()
-        if flat.dtype == torch.bfloat16:  # (numpy has no bfloat16: its bytes as they are)
-            flat = flat.reshape(-1).view(torch.uint8)
-        data = flat.numpy().tobytes()
-        shape = list(tensor.shape)
+    for name, dtype, shape, size in signature:
         header[name] = {
-            "dtype": DTYPES[tensor.dtype],
-            "shape": shape,
-            "data_offsets": [offset, offset + len(data)],
+            "dtype": DTYPES[dtype],
+            "shape": list(shape),
+            "data_offsets": [offset, offset + size],
         }
-        chunks.append(data)
-        offset += len(data)
+        offset += size
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # the data aligned on 8 bytes, as the library writes it
-    return len(text).to_bytes(8, "little") + text + b"".join(chunks)
+    return len(text).to_bytes(8, "little") + text
 
 
 FLAT = "flat"  # param_names: those `flat_names` gives (a ConvNet's 14 000: not stored)
 
 
-def _flat_names(params: dict[str, torch.Tensor]) -> tuple[str, ...]:
-    return flat_names({k: v[None] for k, v in params.items()})  # (it takes a run axis)
-
-
 def _names(result: RunResult) -> Any:
     names = tuple(result.param_names)
-    return FLAT if names == _flat_names(result.initial_params) else list(names)
+    return FLAT if names == run_flat_names(result.initial_params) else list(names)
 
 
 def _finite(value: float) -> float | None:
@@ -127,7 +146,7 @@ def decode(spec: RunSpec, records_json: str, buffer: bytes, *, key: str = "") ->
             epoch_seconds=tensors["epoch_seconds"],
             initial_params=named["initial"],
             final_params=named["final"],
-            param_names=_flat_names(named["initial"])
+            param_names=run_flat_names(named["initial"])
             if records["param_names"] == FLAT
             else tuple(records["param_names"]),
             group_size=int(records["group_size"]),

@@ -99,6 +99,9 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
             if create:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")  # (see above)
+                # checkpoints are the store's own (Store.checkpoint): not inside the commit
+                # of whichever group crosses sqlite's threshold, where a study waits on it
+                db.execute("PRAGMA wal_autocheckpoint=0")
             db.execute("PRAGMA foreign_keys=ON")
             _upgrade(db, path, write=create)
         except BaseException:

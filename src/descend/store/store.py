@@ -26,7 +26,7 @@ from typing import Any
 
 from descend import provenance
 from descend.engine import Progress, RunResult, RunSpec, stream
-from descend.engine.keys import canonical, digest
+from descend.engine.keys import canonical, canonical_text, text_digest
 from descend.errors import DescendError
 from descend.store import codec
 from descend.store.connection import StoreError, connect, errors, resolve
@@ -34,6 +34,7 @@ from descend.store.queries import Queries, StoredResults
 from descend.store.records import StudyRecord
 
 Say = Callable[[str], None]
+CHECKPOINT_BYTES = 32 * 2**20
 
 
 def _stderr(message: str) -> None:
@@ -57,6 +58,9 @@ class Store(Queries):
         self.writable = create
         self.db = connect(self.path, create=create)
         self.writer = f"{socket.gethostname()}:{os.getpid()}"
+        # bytes written since the last checkpoint (a log left by a killed process counts)
+        wal = self.path.with_name(self.path.name + "-wal")
+        self.unsaved = wal.stat().st_size if create and wal.is_file() else 0
 
     def close(self) -> None:
         self.db.close()
@@ -98,8 +102,8 @@ class Store(Queries):
     ) -> StoredResults:
         """Every spec's result, in order: read from the store where it holds the run,
         computed (and written, group by group) where it does not."""
-        contents = _contents(specs)
-        keys = [None if c is None else digest(c) for c in contents]
+        contents = [None if c is None else canonical_text(c) for c in _contents(specs)]
+        keys = [None if c is None else text_digest(c) for c in contents]
         shown = [None if k is None else _shown(s) for s, k in zip(specs, keys, strict=True)]
         unkeyed = [i for i, k in enumerate(keys) if k is None]
         if study is not None:
@@ -120,7 +124,7 @@ class Store(Queries):
                     (keys[i], contents[i], shown[i], r) for i, r in zip(chosen, group, strict=True)
                 ]
                 written = _records(runs)
-                writer.write(runs, written)
+                writer.write(self._rows(runs, written))
                 for i, result, record in zip(chosen, group, written, strict=True):
                     results[i], records[i] = result, record
         return StoredResults([r for r in results if r is not None], records)
@@ -136,23 +140,39 @@ class Store(Queries):
                 "in their spec has no content key): they run, and are not kept"
             )
 
-    def _write_rows(
-        self, runs: list[tuple[str | None, Any, Any, RunResult]], records: list
-    ) -> None:
-        """One group's runs (key, canonical content, shown, result) and their
-        reproducibility records, in one transaction."""
+    def _rows(self, runs: list[tuple[str | None, Any, Any, RunResult]], records: list) -> list:
+        """One group's rows: its runs (key, canonical JSON, shown, result) encoded, with
+        their reproducibility records."""
         now, rows = time.time(), []
-        for (key, canonical_content, shown, result), record in zip(runs, records, strict=True):
+        for (key, content, shown, result), record in zip(runs, records, strict=True):
             if key is None:
                 continue
             numbers, tensors = codec.encode(result)
-            content = json.dumps(canonical_content)  # (canonical: its maps already sorted)
             rows.append(
                 (key, content, shown, numbers, tensors, json.dumps(record), now, self.writer)
             )
+        return rows
+
+    def _write_rows(self, rows: list) -> None:
+        """One group's rows, in one transaction."""
         verb = "REPLACE" if self.rerun else "IGNORE"  # IGNORE: another process wrote it first
         with self.transaction("write runs to") as db:
             db.executemany(f"INSERT OR {verb} INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.unsaved += sum(len(row[4]) for row in rows)
+        if self.unsaved > CHECKPOINT_BYTES:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy what the write-ahead log holds into the store's file (SQLite's checkpoint:
+        some 2 ms, then 2 ms a MB, here). Done by the writer thread once CHECKPOINT_BYTES
+        of runs were written since the last (while the study computes its next group), and
+        by SQLite when the store is closed; not inside the commit of whichever group
+        crosses SQLite's own threshold, where a study waits on it. A checkpoint that
+        others' readers hold back stops where they read (PASSIVE) and goes on next time."""
+        if self.writable:
+            with errors(self.path, "write to"):
+                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.unsaved = 0
 
     def keep_study(self, study: StudyRecord) -> None:
         """Write a study that has no runs (an lr range test: its curves are its settings),
@@ -176,8 +196,9 @@ def _records(runs: list[tuple[Any, Any, Any, RunResult]]) -> list[dict]:
 
 class BackgroundWriter:
     """Writes each finished group on a thread of its own while the engine computes the
-    next one (SQLite and the tensor encoding release the GIL; torch runs on other
-    cores), so a study waits only for the writing of its last group.
+    next one, so a study waits only for the writing of its last group. The rows come
+    encoded: encoding is Python, which would hold the GIL against the study's own Python
+    on any thread; SQLite's work (inserts, checkpoints) releases it.
 
     Groups are written in order, each in its own transaction, as soon as the thread is
     free. Leaving the block waits for every write, also when the study stopped with an
