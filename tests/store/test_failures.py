@@ -188,3 +188,35 @@ def test_a_full_tmpfs_is_one_clear_error_and_earlier_runs_stay(tmp_path):
                             store=Store(path))  # fmt: skip
         kept = Store(path, create=False)
         assert len(kept.load_study("anisotropic").results) == 2
+
+
+def test_opening_while_another_process_makes_the_store_waits_for_it(tmp_path, monkeypatch):
+    """Two processes making one store at once: until the new file is in WAL mode SQLite
+    answers "database is locked" at once (seen once in the two-writers test under load);
+    opening tries again until the other is done, as it waits for a busy store."""
+    real = connection._set_up
+    answers = iter([sqlite3.OperationalError("database is locked")] * 2)
+
+    def set_up(db, path, *, create):
+        problem = next(answers, None)
+        if problem is not None:
+            db.close()
+            raise problem
+        return real(db, path, create=create)
+
+    monkeypatch.setattr(connection, "_set_up", set_up)
+    with Store(tmp_path / "runs.sqlite", say=lambda message: None) as store:
+        assert len(small_surface(store).results) == 2
+    assert next(answers, None) is None  # both refusals were met, then it opened
+
+
+def test_a_store_locked_for_longer_than_the_wait_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(connection, "BUSY_SECONDS", 0.2)
+
+    def set_up(db, path, *, create):
+        db.close()
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(connection, "_set_up", set_up)
+    with pytest.raises(StoreError, match=r"another process held it for over 0\.2 s"):
+        Store(tmp_path / "runs.sqlite")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -94,19 +95,33 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
     elif not path.is_file():
         raise StoreError(f"No store at {str(path)!r}: run a study first, or {CHOOSE}.")
     with errors(path, "open"):
-        db = _open(path, read_only=not create)
-        try:
-            if create:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")  # (see above)
-                # checkpoints are the store's own (Store.checkpoint): not inside the commit
-                # of whichever group crosses sqlite's threshold, where a study waits on it
-                db.execute("PRAGMA wal_autocheckpoint=0")
-            db.execute("PRAGMA foreign_keys=ON")
-            _upgrade(db, path, write=create)
-        except BaseException:
-            db.close()
-            raise
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                return _set_up(_open(path, read_only=not create), path, create=create)
+            except sqlite3.OperationalError as problem:
+                # Two processes making one store at once: while the new file is not yet
+                # in WAL mode, SQLite answers "locked" at once rather than waiting
+                # (its deadlock rule for rollback journals); the other is done soon.
+                busy = "locked" in str(problem) or "busy" in str(problem)
+                if not busy or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
+def _set_up(db: sqlite3.Connection, path: Path, *, create: bool) -> sqlite3.Connection:
+    try:
+        if create:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # (see above)
+            # checkpoints are the store's own (Store.checkpoint): not inside the commit
+            # of whichever group crosses sqlite's threshold, where a study waits on it
+            db.execute("PRAGMA wal_autocheckpoint=0")
+        db.execute("PRAGMA foreign_keys=ON")
+        _upgrade(db, path, write=create)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
