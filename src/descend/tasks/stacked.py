@@ -38,12 +38,12 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     return torch.baddbmm(bias[:, None, :], x, weight.transpose(1, 2))
 
 
-def _conv(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """x (B, K·C, H, W), weight (K, out, C, h, w) -> (B, K·out, H', W'), one conv per run;
-    channels-last in, channels-last out."""
+def _conv(x: Tensor, weight: Tensor, bias: Tensor, channels_last: bool = False) -> Tensor:
+    """x (B, K·C, H, W), weight (K, out, C, h, w) -> (B, K·out, H', W'), one conv per run
+    (channels_last: x is, and so is the result)."""
     runs, out = weight.shape[:2]
     weight = weight.reshape(runs * out, *weight.shape[2:])
-    if weight.shape[1] == 1 and x.is_contiguous(memory_format=torch.channels_last):
+    if channels_last and weight.shape[1] == 1:
         # one input channel: oneDNN reads the layout from the weight as well
         weight = weight.contiguous(memory_format=torch.channels_last)
     return functional.conv2d(x, weight, bias.reshape(-1), groups=runs)
@@ -85,12 +85,15 @@ class ConvNetForward(Forward):
         # (0.24 ms against 2.65 ms for seed 002's batch of 32, one thread), convolves it a
         # little faster, and the first convolution's output needs no conversion. ReLU after
         # the pool is the same function and gradient on 4× fewer elements (max commutes
-        # with ReLU). Together 12.0 → 8.6 ms an update on one thread.
+        # with ReLU). Together, seed 002's update on one thread (its Adam included) takes
+        # ~19 % less time (12.8 → 10.3 ms, then 13.9 → 11.2 ms on a busier machine) and
+        # an evaluation ~45 % less.
         channels_last = x.device.type == "cpu"
         if channels_last:
             x = _channels_last(x)
-        x = torch.relu(_conv(x, params["conv1.weight"], params["conv1.bias"]))  # (B, K·16, ..)
-        x = _conv(x, params["conv2.weight"], params["conv2.bias"])  # (B, K·32, ..)
+        x = _conv(x, params["conv1.weight"], params["conv1.bias"], channels_last)
+        x = torch.relu(x)  # (B, K·16, H − 2, W − 2)
+        x = _conv(x, params["conv2.weight"], params["conv2.bias"], channels_last)  # K·32
         x = torch.max_pool2d(x, 2)  # (B, K·32, h, w)
         if channels_last:
             x = _ChannelsFirst.apply(x)
