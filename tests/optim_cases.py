@@ -168,6 +168,18 @@ def run_functional(opt: descend.optim.Optimizer, problem: Problem, steps: int) -
     return trajectory
 
 
+def run_step(opt: descend.optim.Optimizer, problem: Problem, steps: int) -> list[Snapshot]:
+    """`opt.step` as the engine calls it: new parameters at once, the state overwritten."""
+    params = {k: v.clone() for k, v in problem.start.items()}
+    state = opt.init(params)
+    trajectory = []
+    for _ in range(steps):
+        grads = gradients(problem.loss, params)
+        params, state = opt.step(grads, state, params, value_fn=problem.loss, reuse_state=True)
+        trajectory.append(({k: v.clone() for k, v in params.items()}, copy.deepcopy(state)))
+    return trajectory
+
+
 def _torch_run(make_optimizer, problem: Problem, steps: int, make_scheduler=None):
     leaves = {k: torch.nn.Parameter(v.clone()) for k, v in problem.start.items()}
     optimizer = make_optimizer(list(leaves.values()))

@@ -63,18 +63,32 @@ def test_runs_that_can_share_a_computation_are_grouped():
     ]
 
 
-def test_the_engine_matches_a_plain_loop_of_the_functional_api():
+def test_the_engine_matches_a_plain_loop_of_the_functional_api_and_torch_optim():
+    """The engine steps with `opt.step` (θ' made at once, rounded as torch.optim's
+    in-place step): a loop of it and torch.optim.SGD give the same trajectory bit for bit;
+    `update` + `apply_updates` (θ + (θ' − θ)) to rounding."""
     result = run([spec(lr=0.1, momentum=0.9, steps=30)])[0]
     opt = descend.optim.sgd(lr=0.1, momentum=0.9)
     params = {"w": torch.tensor([1.0, 1.0], dtype=torch.float64)}
-    state = opt.init(params)
+    by_updates = dict(params)
+    state, update_state = opt.init(params), opt.init(params)
+    w_torch = params["w"].clone().requires_grad_()
+    torch_sgd = torch.optim.SGD([w_torch], lr=0.1, momentum=0.9)
     for t in range(30):
         w = params["w"].clone().requires_grad_()
         grad = torch.autograd.grad(ANISOTROPIC(w), w)[0]
         assert result.loss[t].item() == pytest.approx(ANISOTROPIC(params["w"]).item(), rel=1e-14)
-        updates, state = opt.update({"w": grad}, state, params)
-        params = descend.optim.apply_updates(params, updates)
-        torch.testing.assert_close(result.trajectory[t + 1], params["w"], rtol=1e-14, atol=0)
+        params, state = opt.step({"w": grad}, state, params)
+        assert torch.equal(result.trajectory[t + 1], params["w"])
+        torch_sgd.zero_grad()
+        ANISOTROPIC(w_torch).backward()
+        torch_sgd.step()
+        assert torch.equal(result.trajectory[t + 1], w_torch.detach())
+        w = by_updates["w"].clone().requires_grad_()
+        grad = torch.autograd.grad(ANISOTROPIC(w), w)[0]
+        updates, update_state = opt.update({"w": grad}, update_state, by_updates)
+        by_updates = descend.optim.apply_updates(by_updates, updates)
+        torch.testing.assert_close(result.trajectory[t + 1], by_updates["w"], rtol=1e-13, atol=0)
 
 
 def test_a_diverging_run_is_frozen_and_the_others_go_on():

@@ -1,7 +1,9 @@
 """Every rule torch.optim also has matches it step for step: params and every state
 tensor, float64, 120 steps, several settings, two problems (Muon: a network of matrices,
-the only parameters torch.optim.Muon takes), through both the functional API and
-`to_torch`. test_torch_optim_db.py runs torch's own settings beside these."""
+the only parameters torch.optim.Muon takes), through the functional API (`update` then
+`apply_updates`), `step` (the new parameters at once, the state overwritten, as the
+engine steps) and `to_torch`. test_torch_optim_db.py runs torch's own settings beside
+these."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from optim_cases import (
     problem_for,
     run_adapter,
     run_functional,
+    run_step,
     run_torch,
 )
 
@@ -147,7 +150,9 @@ def _problem(problem_name: str, settings: dict) -> Problem:
     return problem_for(problem_name, settings)
 
 
-@pytest.mark.parametrize("runner", [run_functional, run_adapter], ids=["functional", "to_torch"])
+@pytest.mark.parametrize(
+    "runner", [run_functional, run_step, run_adapter], ids=["functional", "step", "to_torch"]
+)
 @pytest.mark.parametrize(("name", "torch_class", "settings", "problem_name"), CASES)
 def test_matches_torch(name, torch_class, settings, problem_name, runner):
     with float64():

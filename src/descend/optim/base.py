@@ -36,7 +36,7 @@ from torch import Tensor
 
 from descend.errors import DescendError
 from descend.optim.hyper import Hyper, shareable
-from descend.optim.updates import Update, as_tensor
+from descend.optim.updates import Update, as_tensor, new_value
 from descend.registry import Registry
 
 Params = Mapping[str, Tensor]
@@ -64,6 +64,23 @@ class Optimizer(ABC):
 
         `value_fn(params) -> loss` is used only by rules that evaluate the objective
         themselves (L-BFGS); element-wise rules ignore it."""
+
+    def step(
+        self,
+        grads: Params | None,
+        state: State,
+        params: Params,
+        *,
+        value_fn: ValueFn | None = None,
+        reuse_state: bool = False,
+    ) -> tuple[dict[str, Tensor], State]:
+        """The new parameters and the new state: `apply_updates(params, update(...))`,
+        which a rule may compute in fewer passes (element-wise rules make θ' at once,
+        rounded as torch.optim rounds its in-place step, rather than θ' − θ, then θ plus
+        it). `reuse_state`: the caller keeps only the new state, so the rule may write it
+        into the old state's tensors (the engine: one allocation less per tensor)."""
+        updates, new_state = self.update(grads, state, params, value_fn=value_fn)
+        return apply_updates(params, updates), new_state
 
     @abstractmethod
     def to_torch(self, params: Iterable[Any]) -> torch.optim.Optimizer:
@@ -135,6 +152,31 @@ class Elementwise(Optimizer):
             )
             updates[key] = as_tensor(update, param)
         return updates, new_state
+
+    def step(
+        self,
+        grads: Params | None,
+        state: State,
+        params: Params,
+        *,
+        value_fn: ValueFn | None = None,
+        reuse_state: bool = False,
+    ) -> tuple[dict[str, Tensor], State]:
+        if grads is None:
+            raise ValueError(f"{self.name} needs the gradients: step(grads, state, params).")
+        new_params: dict[str, Tensor] = {}
+        new_state = dict(state)
+        shared = {} if shareable(self.hyperparams) else None
+        for key, param in params.items():
+            grad = grads.get(key)
+            if grad is None:
+                new_params[key] = param
+                continue
+            update, new_state[key] = self.step_one(
+                grad, state[key], param, self.hyperparams, reuse_state=reuse_state, shared=shared
+            )
+            new_params[key] = new_value(update, param)
+        return new_params, new_state
 
     def hyper(
         self, hyperparams: Mapping[str, Any], param: Tensor, step: int, reuse_state: bool = False
@@ -210,6 +252,31 @@ class Matrixwise(Elementwise):
     def replace(self, **changes: Any) -> Optimizer:
         changed = super().replace(**changes)
         return changed.stacked() if self.run_axis else changed
+
+    def step(
+        self,
+        grads: Params | None,
+        state: State,
+        params: Params,
+        *,
+        value_fn: ValueFn | None = None,
+        reuse_state: bool = False,
+    ) -> tuple[dict[str, Tensor], State]:
+        if grads is None:
+            raise ValueError(f"{self.name} needs the gradients: step(grads, state, params).")
+        new_params: dict[str, Tensor] = {}
+        new_state = dict(state)
+        shared = {} if shareable(self.hyperparams) else None
+        for key, param in params.items():
+            grad = grads.get(key)
+            if grad is None:
+                new_params[key] = param
+                continue
+            update, new_state[key] = self.step_one(
+                grad, state[key], param, self.hyperparams, reuse_state=reuse_state, shared=shared
+            )
+            new_params[key] = new_value(update, param)
+        return new_params, new_state
 
     def hyper(
         self, hyperparams: Mapping[str, Any], param: Tensor, step: int, reuse_state: bool = False

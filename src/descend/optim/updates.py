@@ -113,6 +113,11 @@ def as_tensor(update: Tensor | Update, param: Tensor) -> Tensor:
     return update.as_tensor(param) if isinstance(update, Update) else update
 
 
+def new_value(update: Tensor | Update, param: Tensor) -> Tensor:
+    """param + update, as a new tensor (`param` left alone)."""
+    return update.new_value(param) if isinstance(update, Update) else param + update
+
+
 def apply(update: Tensor | Update, param: Tensor) -> None:
     """param += update, in place (to_torch)."""
     if isinstance(update, Update):
