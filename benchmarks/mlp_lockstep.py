@@ -7,7 +7,10 @@ the same nn.Sequential, a DataLoader over the preloaded tensors, torch.optim.Ada
 evaluation per epoch, one run after another (a sample timed, scaled to 64). Same process.
 
 Each sampled loop run starts from the engine's initial weights and draws the engine's
-batch order, so its final test accuracy must equal the engine's (printed as a check).
+batch order, so its final test accuracy equals the engine's up to float32 rounding (the
+engine's batched matrix products round differently from one run's; after 450 updates a
+run or so of the sample ends a test image apart; in float64 the two agree to 1e-9:
+tests/tasks/test_classifiers.py). Printed as a check.
 
     .venv/bin/python benchmarks/mlp_lockstep.py [--sample 8] [--epochs 10]
 """
