@@ -138,20 +138,8 @@ class Elementwise(Optimizer):
     def update(
         self, grads: Params | None, state: State, params: Params, *, value_fn: ValueFn | None = None
     ) -> tuple[dict[str, Tensor], State]:
-        if grads is None:
-            raise ValueError(f"{self.name} needs the gradients: update(grads, state, params).")
-        updates: dict[str, Tensor] = {}
-        new_state = dict(state)
-        shared = {} if shareable(self.hyperparams) else None
-        for key, param in params.items():
-            grad = grads.get(key)
-            if grad is None:  # as torch.optim: a parameter without gradient is left alone
-                continue
-            update, new_state[key] = self.step_one(
-                grad, state[key], param, self.hyperparams, shared=shared
-            )
-            updates[key] = as_tensor(update, param)
-        return updates, new_state
+        updates, new_state = self._each_tensor(grads, state, params, reuse_state=False)
+        return {k: as_tensor(u, params[k]) for k, u in updates.items()}, new_state
 
     def step(
         self,
@@ -162,21 +150,30 @@ class Elementwise(Optimizer):
         value_fn: ValueFn | None = None,
         reuse_state: bool = False,
     ) -> tuple[dict[str, Tensor], State]:
+        updates, new_state = self._each_tensor(grads, state, params, reuse_state=reuse_state)
+        new_params = {
+            k: new_value(updates[k], param) if k in updates else param
+            for k, param in params.items()
+        }
+        return new_params, new_state
+
+    def _each_tensor(
+        self, grads: Params | None, state: State, params: Params, *, reuse_state: bool
+    ) -> tuple[dict[str, Tensor | Update], State]:
+        """Each tensor's update (as the rule gives it) and the new state."""
         if grads is None:
-            raise ValueError(f"{self.name} needs the gradients: step(grads, state, params).")
-        new_params: dict[str, Tensor] = {}
+            raise ValueError(f"{self.name} needs the gradients: update(grads, state, params).")
+        updates: dict[str, Tensor | Update] = {}
         new_state = dict(state)
         shared = {} if shareable(self.hyperparams) else None
         for key, param in params.items():
             grad = grads.get(key)
-            if grad is None:
-                new_params[key] = param
+            if grad is None:  # as torch.optim: a parameter without gradient is left alone
                 continue
-            update, new_state[key] = self.step_one(
+            updates[key], new_state[key] = self.step_one(
                 grad, state[key], param, self.hyperparams, reuse_state=reuse_state, shared=shared
             )
-            new_params[key] = new_value(update, param)
-        return new_params, new_state
+        return updates, new_state
 
     def hyper(
         self, hyperparams: Mapping[str, Any], param: Tensor, step: int, reuse_state: bool = False
@@ -252,31 +249,6 @@ class Matrixwise(Elementwise):
     def replace(self, **changes: Any) -> Optimizer:
         changed = super().replace(**changes)
         return changed.stacked() if self.run_axis else changed
-
-    def step(
-        self,
-        grads: Params | None,
-        state: State,
-        params: Params,
-        *,
-        value_fn: ValueFn | None = None,
-        reuse_state: bool = False,
-    ) -> tuple[dict[str, Tensor], State]:
-        if grads is None:
-            raise ValueError(f"{self.name} needs the gradients: step(grads, state, params).")
-        new_params: dict[str, Tensor] = {}
-        new_state = dict(state)
-        shared = {} if shareable(self.hyperparams) else None
-        for key, param in params.items():
-            grad = grads.get(key)
-            if grad is None:
-                new_params[key] = param
-                continue
-            update, new_state[key] = self.step_one(
-                grad, state[key], param, self.hyperparams, reuse_state=reuse_state, shared=shared
-            )
-            new_params[key] = new_value(update, param)
-        return new_params, new_state
 
     def hyper(
         self, hyperparams: Mapping[str, Any], param: Tensor, step: int, reuse_state: bool = False
