@@ -248,3 +248,26 @@ def test_newton_schulz_brings_every_singular_value_near_one():
             newton_schulz(d, (3.4445, -4.775, 2.0315), 5, 1e-7).float()
         )
         assert singular_values.min() > 0.5 and singular_values.max() < 1.3, singular_values
+
+
+@pytest.mark.parametrize("method", ["update", "step"])
+def test_an_elementwise_rule_without_gradients_says_so(method):
+    opt = descend.optim.adam()
+    params = {"w": torch.ones(2)}
+    with pytest.raises(ValueError, match="adam needs the gradients: grads was None"):
+        getattr(opt, method)(None, opt.init(params), params)
+
+
+def test_step_is_update_then_apply_updates_to_rounding_and_leaves_its_inputs_alone():
+    opt = descend.optim.get("rmsprop", lr=0.01, momentum=0.9, centered=True)
+    params = {"w": torch.linspace(-1, 1, 5, dtype=torch.float64), "b": torch.ones(3)}
+    grads = {"w": params["w"] ** 3, "b": -params["b"]}
+    state = opt.init(params)
+    kept = {k: v.clone() for k, v in params.items()}
+    new, new_state = opt.step(grads, state, params)
+    updates, update_state = opt.update(grads, opt.init(params), params)
+    for key in params:
+        torch.testing.assert_close(new[key], params[key] + updates[key], rtol=1e-14, atol=1e-15)
+        assert torch.equal(params[key], kept[key])  # the caller's tensors are left alone
+        torch.testing.assert_close(new_state[key]["square_avg"], update_state[key]["square_avg"])
+    assert all(float(v.abs().max()) == 0 for v in state["w"].values() if torch.is_tensor(v))

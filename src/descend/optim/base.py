@@ -162,7 +162,7 @@ class Elementwise(Optimizer):
     ) -> tuple[dict[str, Tensor | Update], State]:
         """Each tensor's update (as the rule gives it) and the new state."""
         if grads is None:
-            raise ValueError(f"{self.name} needs the gradients: update(grads, state, params).")
+            raise ValueError(f"{self.name} needs the gradients: grads was None.")
         updates: dict[str, Tensor | Update] = {}
         new_state = dict(state)
         shared = {} if shareable(self.hyperparams) else None
